@@ -1,0 +1,77 @@
+// The daemon's configuration (campaignd.yaml), parsed once at start-up or on SIGHUP.
+// Every key of SPEC.md's config section, with its default; CAMPAIGND_<KEY> environment
+// variables override file values (e.g. CAMPAIGND_TRANSPORT_URL).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/util/rate.hpp"
+#include "daemon/util/source_place.hpp"
+
+namespace campaignd::config {
+
+struct RelayConfig {
+  std::string name;
+  std::string url;                 // maildir://PATH, smtp://host:port, smtps://host:port
+  std::string username;            // resolved from username_env
+  std::string password;            // resolved from password_env; never logged
+  int concurrency = 4;
+  util::Rate rate;                 // 0 = unlimited
+  std::optional<util::Rate> window;
+  std::vector<std::string> from_domains;
+  int timeout_seconds = 60;        // per SMTP command / connection stage
+};
+
+struct DomainLimit {
+  util::Rate rate;
+  int concurrency = 0;             // 0 = no per-domain cap
+};
+
+struct DkimKey {
+  std::string domain;
+  std::string selector;
+  std::string key_file;
+};
+
+struct Config {
+  std::string file;                // where it was read from ("" = defaults only)
+  std::string base_dir;            // relative paths are resolved against the config file's folder
+  std::string data_dir = "./var";
+  std::string campaigns_dir = "./campaigns";
+  std::string templates_dir = "./templates";
+  std::string rules_dir = "./rules";
+  std::string webhooks_dir = "./webhooks";
+  std::string public_url = "http://127.0.0.1:8025";
+  std::string http_listen = "127.0.0.1:8025";
+  std::vector<RelayConfig> relays;  // at least one after load; the short form becomes relay "default"
+  std::map<std::string, DomainLimit> domains;
+  std::string store_url;           // sqlite://PATH; default sqlite://<data_dir>/campaignd.db
+  std::vector<DkimKey> dkim;
+  std::string token_key_env = "CAMPAIGND_SECRET";
+  std::string admin_token_env = "CAMPAIGND_ADMIN_TOKEN";
+  std::string token_key;           // resolved value of token_key_env
+  std::string admin_token;         // resolved value of admin_token_env
+  std::string log_level = "info";
+  int max_attempts = 8;            // temporary failures before a send is marked failed
+  int retry_base_seconds = 300;    // first backoff; doubles up to retry_max_seconds
+  int retry_max_seconds = 4000;
+  int batch_size = 500;            // sends claimed per scheduler round
+
+  // Absolute (or base_dir-relative) paths derived from the keys above.
+  std::string resolve(const std::string& path) const;
+  std::string database_path() const;
+};
+
+// Reads `path` (a missing file is an error) and applies CAMPAIGND_* overrides.
+// Throws ConfigError: a bad config stops start-up with a message naming file:line:col.
+Config load(const std::string& path);
+
+struct ConfigError : std::runtime_error {
+  explicit ConfigError(const PlacedError& e) : std::runtime_error(e.to_string()) {}
+  explicit ConfigError(const std::string& message) : std::runtime_error(message) {}
+};
+
+}  // namespace campaignd::config

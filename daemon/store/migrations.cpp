@@ -1,0 +1,118 @@
+#include "daemon/store/migrations.hpp"
+
+#include <array>
+#include <string>
+
+namespace campaignd::store {
+
+namespace {
+
+// Never edit a migration that has shipped: add the next one.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: contacts, tags, campaigns, sends, events, suppressions.
+    R"SQL(
+CREATE TABLE contacts (
+  id          INTEGER PRIMARY KEY,
+  email       TEXT NOT NULL UNIQUE,            -- normalised (trimmed, lower-case)
+  first_name  TEXT NOT NULL DEFAULT '',
+  last_name   TEXT NOT NULL DEFAULT '',
+  status      TEXT NOT NULL DEFAULT 'subscribed'
+              CHECK (status IN ('subscribed','pending','unsubscribed','bounced','complained')),
+  attrs       TEXT NOT NULL DEFAULT '{}',      -- JSON object; numbers stored as JSON numbers
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+CREATE TABLE contact_tags (
+  contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  tag         TEXT NOT NULL,
+  PRIMARY KEY (contact_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX contact_tags_by_tag ON contact_tags(tag, contact_id);
+
+CREATE TABLE campaigns (
+  id           INTEGER PRIMARY KEY,
+  name         TEXT NOT NULL UNIQUE,
+  file         TEXT NOT NULL DEFAULT '',
+  definition   TEXT NOT NULL DEFAULT '{}',     -- JSON of the parsed file, as last loaded
+  state        TEXT NOT NULL DEFAULT 'scheduled'
+               CHECK (state IN ('scheduled','running','paused','done','failed')),
+  schedule_at  INTEGER NOT NULL,
+  recipients   INTEGER NOT NULL DEFAULT 0,
+  started_at   INTEGER,
+  finished_at  INTEGER,
+  error        TEXT,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+);
+
+CREATE TABLE sends (
+  id               INTEGER PRIMARY KEY,
+  campaign_id      INTEGER NOT NULL REFERENCES campaigns(id),
+  contact_id       INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+  state            TEXT NOT NULL DEFAULT 'queued'
+                   CHECK (state IN ('queued','sending','sent','failed','skipped')),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at  INTEGER NOT NULL DEFAULT 0,
+  message_id       TEXT,
+  last_code        INTEGER,
+  last_error       TEXT,
+  sent_at          INTEGER,
+  updated_at       INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (campaign_id, contact_id)
+);
+CREATE INDEX sends_due ON sends(next_attempt_at, id) WHERE state = 'queued';
+CREATE INDEX sends_by_state ON sends(campaign_id, state);
+CREATE INDEX sends_by_contact ON sends(contact_id);
+CREATE UNIQUE INDEX sends_by_message_id ON sends(message_id) WHERE message_id IS NOT NULL;
+
+CREATE TABLE events (
+  id                 INTEGER PRIMARY KEY,
+  kind               TEXT NOT NULL,           -- sent delivered deferred bounced opened clicked replied
+                                              -- unsubscribed complained converted purchase ...
+  contact_id         INTEGER REFERENCES contacts(id) ON DELETE CASCADE,
+  campaign_id        INTEGER REFERENCES campaigns(id),
+  send_id            INTEGER REFERENCES sends(id),
+  at                 INTEGER NOT NULL,
+  amount             REAL,
+  machine            INTEGER NOT NULL DEFAULT 0,   -- 1 = prefetch/scanner, kept out of human rates
+  provider_event_id  TEXT UNIQUE,                  -- idempotency key
+  data               TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_by_contact ON events(contact_id, kind, at);
+CREATE INDEX events_by_campaign ON events(campaign_id, kind);
+
+CREATE TABLE suppressions (
+  email_hash  TEXT PRIMARY KEY,   -- sha256 of the normalised address: survives `forget`
+  email       TEXT,               -- NULL once forgotten
+  reason      TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+)SQL",
+};
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+Status migrate(const Database& db) {
+  auto stmt = db.prepare("PRAGMA user_version");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->step();
+  if (!row) return std::unexpected(row.error());
+  int current = static_cast<int>(stmt->column_int(0));
+  stmt->reset();
+  if (current > latest_schema_version())
+    return fail("database schema version " + std::to_string(current) + " is newer than this campaignd (" +
+                std::to_string(latest_schema_version()) + ")");
+  for (int version = current + 1; version <= latest_schema_version(); ++version) {
+    Transaction tx(db);
+    if (!tx.begun()) return std::unexpected(tx.begun().error());
+    if (auto s = db.exec(kMigrations[static_cast<size_t>(version - 1)]); !s)
+      return fail("migration " + std::to_string(version) + ": " + s.error());
+    if (auto s = db.exec("PRAGMA user_version = " + std::to_string(version)); !s) return s;
+    if (auto s = tx.commit(); !s) return s;
+  }
+  return {};
+}
+
+}  // namespace campaignd::store

@@ -1,0 +1,12 @@
+// The schema as numbered migrations, applied in order; PRAGMA user_version records the last one.
+#pragma once
+
+#include "daemon/store/database.hpp"
+
+namespace campaignd::store {
+
+// Applies every migration newer than the database's user_version, each in its own transaction.
+Status migrate(const Database& db);
+int latest_schema_version();
+
+}  // namespace campaignd::store
