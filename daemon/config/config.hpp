@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,8 @@ struct Config {
 // Reads `path` (a missing file is an error) and applies CAMPAIGND_* overrides.
 // Throws ConfigError: a bad config stops start-up with a message naming file:line:col.
 Config load(const std::string& path);
+// The defaults alone (plus CAMPAIGND_* overrides), relative to `base_dir`.
+Config defaults(const std::string& base_dir);
 
 struct ConfigError : std::runtime_error {
   explicit ConfigError(const PlacedError& e) : std::runtime_error(e.to_string()) {}

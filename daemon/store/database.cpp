@@ -106,6 +106,18 @@ Result<Statement> Database::prepare(std::string_view sql) const {
   return Statement(stmt);
 }
 
+Result<Statement*> Database::cached(std::string_view sql) const {
+  auto it = cache_.find(std::string(sql));
+  if (it == cache_.end()) {
+    auto stmt = prepare(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    it = cache_.emplace(std::string(sql), std::make_unique<Statement>(std::move(*stmt))).first;
+  } else {
+    it->second->reset();
+  }
+  return it->second.get();
+}
+
 Status Database::exec(std::string_view sql) const {
   char* err = nullptr;
   std::string text(sql);

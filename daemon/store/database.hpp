@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -31,6 +32,7 @@ class Statement {
   Statement& bind(int index, double v);
   Statement& bind(int index, std::string_view v);
   Statement& bind(int index, const char* v) { return bind(index, std::string_view(v)); }
+  Statement& bind(int index, const std::string& v) { return bind(index, std::string_view(v)); }
   Statement& bind(int index, std::nullptr_t);
   Statement& bind(int index, const SqlValue& v);
   Statement& bind(int index, const std::optional<std::string>& v);
@@ -67,6 +69,9 @@ class Database {
   static Result<Database> open(const std::string& path, OpenMode mode = OpenMode::read_write);
 
   Result<Statement> prepare(std::string_view sql) const;
+  // A statement prepared once per connection and reused (reset, bindings cleared) on every call:
+  // for the per-send and per-event hot paths. The reference stays valid while the Database lives.
+  Result<Statement*> cached(std::string_view sql) const;
   // Runs one or more statements with no parameters.
   Status exec(std::string_view sql) const;
   std::int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_.get()); }
@@ -81,6 +86,8 @@ class Database {
   };
   std::unique_ptr<sqlite3, Closer> db_;
   std::string path_;
+  // Declared after db_ so the statements are finalized before the connection closes.
+  mutable std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.

@@ -1,0 +1,230 @@
+#include "daemon/app/daemon.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "daemon/app/signals.hpp"
+#include "daemon/app/status_report.hpp"
+#include "daemon/campaigns/folder_watcher.hpp"
+#include "daemon/campaigns/scheduler.hpp"
+#include "daemon/delivery/delivery_engine.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/store/sends.hpp"
+#include "daemon/tracking/unsubscribe_service.hpp"
+#include "daemon/transport/transport.hpp"
+#include "daemon/util/crypto.hpp"
+
+namespace campaignd::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// systemd's Type=notify protocol, without linking libsystemd: one datagram to $NOTIFY_SOCKET.
+void sd_notify(const std::string& message) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || !*path) return;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string p = path;
+  if (p.size() >= sizeof addr.sun_path) {
+    close(fd);
+    return;
+  }
+  std::copy(p.begin(), p.end(), addr.sun_path);
+  if (p[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + p.size());
+  (void)sendto(fd, message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+  close(fd);
+}
+
+class DaemonStatus final : public http::StatusSource {
+ public:
+  DaemonStatus(store::Store& store, campaigns::Catalog& catalog, delivery::DeliveryEngine& engine,
+               std::string transport, std::chrono::steady_clock::time_point started)
+      : store_(store), catalog_(catalog), engine_(engine), transport_(std::move(transport)), started_(started) {}
+
+  bool healthy() override {
+    auto db = store_.open_reader();
+    if (!db) return false;
+    return db->exec("SELECT 1 FROM campaigns LIMIT 1").has_value();
+  }
+  nlohmann::json status() override {
+    auto db = store_.open_reader();
+    if (!db) return {{"error", db.error()}};
+    auto stats = engine_.stats();
+    LiveFigures live;
+    live.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    live.send_rate = stats.send_rate;
+    live.in_flight = stats.in_flight;
+    live.sent = stats.sent;
+    live.failed = stats.failed;
+    live.retried = stats.retried;
+    live.skipped = stats.skipped;
+    live.transport = transport_;
+    auto doc = build_status(*db, catalog_.errors(), live);
+    if (!doc) return {{"error", doc.error()}};
+    return *doc;
+  }
+  std::string metrics() override { return metrics_from_status(status()); }
+
+ private:
+  store::Store& store_;
+  campaigns::Catalog& catalog_;
+  delivery::DeliveryEngine& engine_;
+  std::string transport_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+Status ensure_dir(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return fail("cannot create " + path + ": " + ec.message());
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> token_key(const config::Config& cfg) {
+  if (!cfg.token_key.empty()) return cfg.token_key;
+  std::string path = (fs::path(cfg.resolve(cfg.data_dir)) / "token.key").string();
+  if (std::ifstream in(path, std::ios::binary); in) {
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (key.size() >= 32) return key;
+  }
+  if (auto s = ensure_dir(cfg.resolve(cfg.data_dir)); !s) return std::unexpected(s.error());
+  std::string key = util::to_hex(util::random_bytes(32));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return fail("cannot create " + path + " (set " + cfg.token_key_env + " instead)");
+  bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return fail("cannot write " + path);
+  spdlog::info("created a token key in {} (set {} to manage it yourself)", path, cfg.token_key_env);
+  return key;
+}
+
+Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
+  util::SystemClock clock;
+  auto started = std::chrono::steady_clock::now();
+  install_signal_handlers();
+
+  std::string campaigns_dir = cfg.resolve(cfg.campaigns_dir);
+  for (const auto& dir : {cfg.resolve(cfg.data_dir), campaigns_dir})
+    if (auto s = ensure_dir(dir); !s) return std::unexpected(s.error());
+
+  auto store = store::Store::open(cfg.database_path());
+  if (!store) return std::unexpected(store.error());
+  auto requeued = (*store)->writer().submit([](const store::Database& db) -> Status {
+    auto n = store::SendRepository(db).requeue_in_flight();
+    if (!n) return std::unexpected(n.error());
+    if (*n > 0) spdlog::warn("{} sends were in flight when campaignd last stopped; they go again", *n);
+    return {};
+  }).get();
+  if (!requeued) return std::unexpected(requeued.error());
+
+  auto key = token_key(cfg);
+  if (!key) return std::unexpected(key.error());
+  tracking::TokenSigner signer(*key);
+
+  const config::RelayConfig& relay = cfg.relays.front();
+  auto transport = transport::make_transport(
+      {relay.url, relay.username, relay.password, relay.timeout_seconds, cfg.base_dir});
+  if (!transport) return fail("transport: " + transport.error());
+
+  campaigns::Catalog catalog;
+  campaigns::Scheduler scheduler(**store, catalog, clock,
+                                 {campaigns_dir, {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)}});
+  delivery::MessageComposer composer(cfg.public_url, signer);
+  delivery::DeliverySettings settings;
+  settings.concurrency = relay.concurrency;
+  settings.rate_per_second = relay.rate.per_second();
+  settings.batch_size = cfg.batch_size;
+  settings.max_attempts = cfg.max_attempts;
+  settings.retry_base_seconds = cfg.retry_base_seconds;
+  settings.retry_max_seconds = cfg.retry_max_seconds;
+  delivery::DeliveryEngine engine(**store, catalog, **transport, composer, clock, settings);
+
+  DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started);
+  tracking::UnsubscribeService unsubscribe(**store, signer, clock);
+  std::unique_ptr<http::HttpServer> http;
+  if (mode == RunMode::forever) {
+    if (cfg.admin_token.empty())
+      spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
+    http = std::make_unique<http::HttpServer>(http::HttpSettings{cfg.http_listen, cfg.admin_token}, status,
+                                              unsubscribe);
+    if (auto s = http->start(); !s) return std::unexpected(s.error());
+  }
+
+  if (auto s = scheduler.reload(); !s) return std::unexpected(s.error());
+  engine.start();
+  std::unique_ptr<campaigns::FolderWatcher> watcher;
+  if (mode == RunMode::forever) {
+    watcher = std::make_unique<campaigns::FolderWatcher>(std::vector<std::string>{
+        campaigns_dir, cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)});
+    sd_notify("READY=1\nSTATUS=running");
+    spdlog::info("campaignd {} running: campaigns from {}, sending via {}", CAMPAIGND_VERSION, campaigns_dir,
+                 (*transport)->describe());
+  }
+
+  RunSummary summary;
+  summary.file_errors = static_cast<int>(catalog.errors().size());
+  while (!stop_requested()) {
+    bool reload = take_reload_request();
+    if (watcher) {
+      reload = watcher->wait(std::chrono::milliseconds(250)) || reload;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (reload) {
+      if (auto s = scheduler.reload(); !s) spdlog::error("reload failed: {}", s.error());
+      engine.poke();
+    }
+    auto ticked = scheduler.tick();
+    if (!ticked) {
+      spdlog::error("scheduler: {}", ticked.error());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (*ticked > 0) {
+      summary.campaigns_started += *ticked;
+      engine.poke();
+    }
+    if (mode == RunMode::once && engine.idle()) {
+      auto idle = scheduler.idle(false);
+      if (idle && *idle) break;
+    }
+  }
+
+  if (mode == RunMode::forever) {
+    sd_notify("STOPPING=1");
+    spdlog::info("stopping: draining in-flight sends");
+  }
+  engine.drain();
+  if (http) http->stop();
+  // The writer runs jobs in order: once this no-op is done, every recorded outcome is committed.
+  (void)(*store)->writer().run([](const store::Database&) -> Status { return {}; });
+  (void)scheduler.tick();  // close campaigns the last sends finished
+  (*store)->writer().stop();
+  auto stats = engine.stats();
+  summary.sent = stats.sent;
+  summary.failed = stats.failed;
+  summary.retried = stats.retried;
+  summary.skipped = stats.skipped;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return summary;
+}
+
+}  // namespace campaignd::app

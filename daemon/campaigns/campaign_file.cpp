@@ -1,0 +1,144 @@
+#include "daemon/campaigns/campaign_file.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "daemon/util/crypto.hpp"
+#include "daemon/util/strings.hpp"
+
+namespace campaignd::campaigns {
+
+namespace {
+
+SourcePlace place_of(const YAML::Node& node, const std::string& file) {
+  auto m = node.Mark();
+  if (m.is_null()) return {file, 1, 1};
+  return {file, m.line + 1, m.column + 1};
+}
+
+// Where the text of a scalar starts: a quoted scalar's mark is at its opening quote.
+SourcePlace text_place_of(const YAML::Node& node, const std::string& file, const std::string& source) {
+  SourcePlace p = place_of(node, file);
+  auto m = node.Mark();
+  if (!m.is_null() && m.pos >= 0 && static_cast<size_t>(m.pos) < source.size() &&
+      (source[static_cast<size_t>(m.pos)] == '"' || source[static_cast<size_t>(m.pos)] == '\''))
+    p.col += 1;
+  return p;
+}
+
+const std::set<std::string> kCampaignKeys = {"name",     "from",     "reply_to", "subject", "template", "segment",
+                                             "schedule", "throttle", "topic",    "tracking", "description"};
+
+}  // namespace
+
+std::expected<CampaignFile, std::vector<PlacedError>> parse_campaign_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(std::vector<PlacedError>{{{path, 0, 0}, "cannot read file"}});
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_campaign_text(ss.str(), path);
+}
+
+std::expected<CampaignFile, std::vector<PlacedError>> parse_campaign_text(const std::string& text,
+                                                                         const std::string& path) {
+  std::vector<PlacedError> errors;
+  auto error = [&](const YAML::Node& node, std::string message) {
+    errors.push_back({place_of(node, path), std::move(message)});
+  };
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(std::vector<PlacedError>{{{path, e.mark.line + 1, e.mark.column + 1}, e.msg}});
+  }
+  if (!root.IsMap()) {
+    errors.push_back({{path, 1, 1}, "a campaign file must be a YAML mapping (key: value lines)"});
+    return std::unexpected(errors);
+  }
+  std::string stem = std::filesystem::path(path).stem().string();
+  if (root["trigger"]) {
+    AutomationFile a{stem, path};
+    if (auto n = root["name"]; n && n.IsScalar()) a.name = n.Scalar();
+    return a;
+  }
+
+  Campaign c;
+  c.file = path;
+  c.name = stem;
+  c.fingerprint = util::sha256_hex(text);
+  auto scalar = [&](const YAML::Node& node, const std::string& key) -> std::optional<std::string> {
+    if (!node.IsScalar()) {
+      error(node, key + " must be a single value");
+      return std::nullopt;
+    }
+    return node.Scalar();
+  };
+  bool have_from = false, have_subject = false, have_template = false;
+  for (const auto& kv : root) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    const YAML::Node& v = kv.second;
+    if (!kCampaignKeys.contains(key)) {
+      error(kv.first, "unknown key '" + key + "' (known: name, from, reply_to, subject, template, segment, schedule, "
+                      "throttle, topic, tracking)");
+      continue;
+    }
+    auto value = scalar(v, key);
+    if (!value) continue;
+    if (key == "name") {
+      std::string name(util::trim(*value));
+      bool ok = !name.empty() && name.size() <= 128;
+      for (char ch : name)
+        if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) ok = false;
+      if (!ok) error(v, "name must be 1-128 letters, digits, '-', '_' or '.'");
+      else c.name = name;
+    } else if (key == "from") {
+      have_from = true;
+      if (auto box = util::parse_mailbox(*value)) c.from = *box;
+      else error(v, "from: not a valid address: '" + *value + "'");
+    } else if (key == "reply_to") {
+      if (auto box = util::parse_mailbox(*value)) c.reply_to = *box;
+      else error(v, "reply_to: not a valid address: '" + *value + "'");
+    } else if (key == "subject") {
+      have_subject = true;
+      if (util::trim(*value).empty()) error(v, "subject is empty");
+      c.subject = *value;
+    } else if (key == "template") {
+      have_template = true;
+      c.template_name = std::string(util::trim(*value));
+      c.template_place = place_of(v, path);
+    } else if (key == "segment") {
+      c.segment = std::string(util::trim(*value));
+      c.segment_place = text_place_of(v, path, text);
+      if (c.segment.empty()) error(v, "segment is empty (use `all` for everyone)");
+    } else if (key == "schedule") {
+      if (util::iequals(util::trim(*value), "now")) {
+        c.schedule_at.reset();
+      } else if (auto t = util::parse_iso8601(*value)) {
+        c.schedule_at = *t;
+      } else {
+        error(v, "schedule must be `now` or an ISO-8601 time such as 2026-12-01T09:00:00Z");
+      }
+    } else if (key == "throttle") {
+      if (auto r = util::parse_rate(*value)) c.throttle = *r;
+      else error(v, "throttle must be a rate such as 50/s or 1000/h");
+    } else if (key == "topic") {
+      c.topic = std::string(util::trim(*value));
+    } else if (key == "tracking") {
+      std::string b = util::to_lower(util::trim(*value));
+      if (b == "true" || b == "on" || b == "yes") c.track = true;
+      else if (b == "false" || b == "off" || b == "no") c.track = false;
+      else error(v, "tracking must be true or false");
+    }
+  }
+  if (!have_from) errors.push_back({{path, 1, 1}, "missing required key 'from'"});
+  if (!have_subject) errors.push_back({{path, 1, 1}, "missing required key 'subject'"});
+  if (!have_template) errors.push_back({{path, 1, 1}, "missing required key 'template'"});
+  if (!errors.empty()) return std::unexpected(errors);
+  return c;
+}
+
+}  // namespace campaignd::campaigns

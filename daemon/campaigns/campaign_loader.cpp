@@ -1,0 +1,87 @@
+#include "daemon/campaigns/campaign_loader.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "daemon/campaigns/campaign_file.hpp"
+
+namespace campaignd::campaigns {
+
+namespace fs = std::filesystem;
+
+nlohmann::json sample_contact_context() {
+  return {{"email", "sample@example.com"},
+          {"first_name", "Sam"},
+          {"last_name", "Sample"},
+          {"tags", nlohmann::json::array({"sample"})},
+          {"campaign", "sample"},
+          {"unsubscribe_url", "https://example.com/u/sample"}};
+}
+
+std::expected<std::optional<CheckedCampaign>, std::vector<PlacedError>> load_campaign(
+    const std::string& path, const LoaderPaths& paths, const segments::RuleBook& rules, util::UnixTime now) {
+  auto parsed = parse_campaign_file(path);
+  if (!parsed) return std::unexpected(parsed.error());
+  if (std::holds_alternative<AutomationFile>(*parsed)) return std::optional<CheckedCampaign>();
+  Campaign campaign = std::get<Campaign>(std::move(*parsed));
+
+  std::vector<PlacedError> errors;
+  if (auto seg = rules.resolve(campaign.segment, now, campaign.segment_place); !seg) errors.push_back(seg.error());
+
+  auto templates = render::TemplateSet::load(paths.templates_dir, campaign.template_name, campaign.subject, path);
+  if (!templates) {
+    errors.push_back({campaign.template_place, templates.error()});
+  } else if (auto rendered = templates->render(sample_contact_context()); !rendered) {
+    errors.push_back({campaign.template_place, "template '" + campaign.template_name +
+                                        "' does not render against a sample contact: " + rendered.error()});
+  }
+  if (!errors.empty()) return std::unexpected(errors);
+  return std::optional<CheckedCampaign>(CheckedCampaign{std::move(campaign), std::move(*templates)});
+}
+
+FolderLoad load_folder(const std::string& campaigns_dir, const LoaderPaths& paths, util::UnixTime now) {
+  FolderLoad out;
+  std::vector<PlacedError> rule_errors;
+  auto rules = segments::RuleBook::load(paths.rules_dir, rule_errors);
+  out.errors = rule_errors;
+  if (!rules) {
+    out.errors.push_back({{paths.rules_dir, 0, 0}, rules.error()});
+    return out;
+  }
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(campaigns_dir, ec)) {
+    auto ext = entry.path().extension().string();
+    auto name = entry.path().filename().string();
+    if (!entry.is_regular_file() || name.starts_with(".")) continue;
+    if (ext == ".yaml" || ext == ".yml") files.push_back(entry.path().string());
+  }
+  if (ec) {
+    out.errors.push_back({{campaigns_dir, 0, 0}, "cannot read campaigns folder: " + ec.message()});
+    return out;
+  }
+  std::sort(files.begin(), files.end());
+  std::map<std::string, std::string> seen;  // campaign name -> file
+  for (const auto& file : files) {
+    auto loaded = load_campaign(file, paths, *rules, now);
+    if (!loaded) {
+      out.errors.insert(out.errors.end(), loaded.error().begin(), loaded.error().end());
+      continue;
+    }
+    if (!*loaded) {
+      out.automation_files.push_back(file);
+      continue;
+    }
+    const auto& name = (*loaded)->campaign.name;
+    if (auto it = seen.find(name); it != seen.end()) {
+      out.errors.push_back({{file, 1, 1}, "campaign name '" + name + "' is already used by " + it->second});
+      continue;
+    }
+    seen[name] = file;
+    out.campaigns.push_back(std::move(**loaded));
+  }
+  return out;
+}
+
+}  // namespace campaignd::campaigns

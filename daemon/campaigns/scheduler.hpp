@@ -1,0 +1,45 @@
+// Turns campaign files into work: on (re)load it records each valid campaign in the store and
+// the catalog; on every tick it starts campaigns whose time has come (the segment becomes
+// queued sends, in SQL, never held in memory) and marks finished ones done.
+//
+// Single-threaded: reload() and tick() are called from the daemon's main loop only.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "daemon/campaigns/campaign_loader.hpp"
+#include "daemon/campaigns/catalog.hpp"
+#include "daemon/store/store.hpp"
+#include "daemon/util/clock.hpp"
+
+namespace campaignd::campaigns {
+
+struct SchedulerPaths {
+  std::string campaigns_dir;
+  LoaderPaths loader;
+};
+
+class Scheduler {
+ public:
+  Scheduler(store::Store& store, Catalog& catalog, const util::Clock& clock, SchedulerPaths paths);
+
+  // Reads the campaigns folder again. Invalid files are logged and listed in the catalog's errors.
+  Status reload();
+  // Starts due campaigns and closes finished ones; returns how many campaigns started.
+  Result<int> tick();
+  // True when no campaign in the catalog is waiting to start or still has unsent mail due now.
+  Result<bool> idle(bool include_future_schedules);
+
+ private:
+  Status start(const PreparedCampaign& campaign);
+
+  store::Store& store_;
+  Catalog& catalog_;
+  const util::Clock& clock_;
+  SchedulerPaths paths_;
+  store::Database reader_;
+  std::set<std::string> logged_errors_;
+};
+
+}  // namespace campaignd::campaigns

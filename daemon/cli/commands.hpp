@@ -1,0 +1,29 @@
+// One function per subcommand. Each returns the process exit code: 0 ok, 1 user error,
+// 2 internal error.
+#pragma once
+
+#include <optional>
+
+#include "daemon/cli/args.hpp"
+#include "daemon/config/config.hpp"
+
+namespace campaignd::cli {
+
+enum Exit : int { ok = 0, user_error = 1, internal_error = 2 };
+
+// Loads --config (default ./campaignd.yaml). `required`: a missing default file is an error;
+// otherwise defaults are used. Prints the error and returns nullopt on failure.
+std::optional<config::Config> load_config(const Args& args, bool required);
+void setup_logging(const std::string& level);
+
+int cmd_run(const Args& args);
+int cmd_validate(const Args& args);
+int cmd_import(const Args& args);
+int cmd_preview(const Args& args);
+int cmd_report(const Args& args);
+int cmd_status(const Args& args);
+int cmd_suppress(const Args& args);
+int cmd_forget(const Args& args);
+int cmd_export(const Args& args);
+
+}  // namespace campaignd::cli

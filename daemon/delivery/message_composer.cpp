@@ -1,0 +1,64 @@
+#include "daemon/delivery/message_composer.hpp"
+
+#include "daemon/render/mime.hpp"
+#include "daemon/util/email_address.hpp"
+
+namespace campaignd::delivery {
+
+std::string MessageComposer::unsubscribe_url(std::int64_t send_id) const {
+  std::string base = public_url_;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/u/" + signer_.sign(tracking::TokenPurpose::unsubscribe, std::to_string(send_id));
+}
+
+nlohmann::json MessageComposer::context_for(const campaigns::Campaign& campaign, const store::Contact& contact,
+                                            std::int64_t send_id) const {
+  nlohmann::json ctx = contact.attrs.is_object() ? contact.attrs : nlohmann::json::object();
+  ctx["email"] = contact.email;
+  ctx["first_name"] = contact.first_name;
+  ctx["last_name"] = contact.last_name;
+  ctx["tags"] = contact.tags;
+  ctx["campaign"] = campaign.name;
+  ctx["unsubscribe_url"] = unsubscribe_url(send_id);
+  return ctx;
+}
+
+Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& campaign,
+                                                 const render::TemplateSet& templates, const store::Contact& contact,
+                                                 std::int64_t send_id, util::UnixTime now) const {
+  auto to = util::parse_mailbox(contact.email);
+  if (!to) return fail("contact " + std::to_string(contact.id) + " has an invalid address");
+  std::string full_name = contact.first_name;
+  if (!contact.last_name.empty()) full_name += (full_name.empty() ? "" : " ") + contact.last_name;
+  to->display_name = full_name;
+
+  auto content = templates.render(context_for(campaign, contact, send_id));
+  if (!content) return std::unexpected(content.error());
+
+  render::OutgoingMessage m;
+  m.from = campaign.from;
+  m.reply_to = campaign.reply_to;
+  m.to = *to;
+  m.subject = content->subject;
+  m.html = content->html;
+  m.text = content->text;
+  m.date = now;
+  m.message_id = render::make_message_id(util::domain_of(campaign.from.address));
+  std::string unsubscribe = unsubscribe_url(send_id);
+  m.extra_headers = {
+      {"List-Unsubscribe", "<" + unsubscribe + ">"},
+      {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
+      {"List-Id", campaign.name + " <" + campaign.name + ".list." + util::domain_of(campaign.from.address) + ">"},
+      {"Auto-Submitted", "auto-generated"},
+      {"X-Campaign", campaign.name},
+  };
+
+  ComposedMessage out;
+  out.message_id = m.message_id;
+  out.mail_from = campaign.from.address;
+  out.rcpt_to = contact.email;
+  out.bytes = render::build_mime(m);
+  return out;
+}
+
+}  // namespace campaignd::delivery

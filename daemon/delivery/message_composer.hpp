@@ -1,0 +1,43 @@
+// Turns (campaign, contact, send) into the exact bytes we hand to the transport. The same code
+// serves `campaignd preview` and the send workers, so a preview is what recipients get.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/campaigns/campaign.hpp"
+#include "daemon/render/template_set.hpp"
+#include "daemon/store/contacts.hpp"
+#include "daemon/tracking/token.hpp"
+#include "daemon/util/clock.hpp"
+#include "daemon/util/result.hpp"
+
+namespace campaignd::delivery {
+
+struct ComposedMessage {
+  std::string message_id;  // without angle brackets
+  std::string mail_from;   // envelope sender
+  std::string rcpt_to;
+  std::string bytes;       // RFC 5322, CRLF
+};
+
+class MessageComposer {
+ public:
+  MessageComposer(std::string public_url, const tracking::TokenSigner& signer)
+      : public_url_(std::move(public_url)), signer_(signer) {}
+
+  // The Mustache context for one contact: attributes, then the contact's own fields, then links.
+  nlohmann::json context_for(const campaigns::Campaign& campaign, const store::Contact& contact,
+                             std::int64_t send_id) const;
+  Result<ComposedMessage> compose(const campaigns::Campaign& campaign, const render::TemplateSet& templates,
+                                  const store::Contact& contact, std::int64_t send_id, util::UnixTime now) const;
+  std::string unsubscribe_url(std::int64_t send_id) const;
+
+ private:
+  std::string public_url_;
+  const tracking::TokenSigner& signer_;
+};
+
+}  // namespace campaignd::delivery

@@ -1,0 +1,181 @@
+// All SQL for contacts and contact_tags.
+#include "daemon/store/contacts.hpp"
+
+#include <array>
+
+#include "daemon/util/email_address.hpp"
+
+namespace campaignd::store {
+
+namespace {
+
+constexpr std::array<std::string_view, 5> kStatuses = {"subscribed", "pending", "unsubscribed", "bounced",
+                                                       "complained"};
+
+constexpr const char* kSelect =
+    "SELECT id, email, first_name, last_name, status, attrs, created_at, updated_at FROM contacts ";
+
+// One statement for both modes (?8 = replace) so the hot import path reuses a single prepared
+// statement. RETURNING gives the id whether the row was inserted or updated.
+constexpr const char* kUpsert =
+    "INSERT INTO contacts (email, first_name, last_name, status, attrs, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+    "ON CONFLICT(email) DO UPDATE SET "
+    "  first_name = CASE WHEN ?8 OR excluded.first_name <> '' THEN excluded.first_name ELSE contacts.first_name END, "
+    "  last_name = CASE WHEN ?8 OR excluded.last_name <> '' THEN excluded.last_name ELSE contacts.last_name END, "
+    "  attrs = CASE WHEN ?8 THEN excluded.attrs ELSE json_patch(contacts.attrs, excluded.attrs) END, "
+    "  status = CASE WHEN contacts.status IN ('subscribed', 'pending') "
+    "                 AND excluded.status IN ('unsubscribed', 'bounced', 'complained') "
+    "            THEN excluded.status ELSE contacts.status END, "
+    "  updated_at = excluded.updated_at "
+    "RETURNING id";
+
+}  // namespace
+
+bool is_contact_status(std::string_view status) {
+  for (auto s : kStatuses)
+    if (s == status) return true;
+  return false;
+}
+
+bool is_opted_out_status(std::string_view status) {
+  return status == "unsubscribed" || status == "bounced" || status == "complained";
+}
+
+Result<std::optional<Contact>> ContactRepository::read_one(Statement& stmt) {
+  auto row = stmt.step();
+  if (!row) {
+    stmt.reset();
+    return std::unexpected(row.error());
+  }
+  if (!*row) {
+    stmt.reset();
+    return std::optional<Contact>();
+  }
+  Contact c;
+  c.id = stmt.column_int(0);
+  c.email = stmt.column_text(1);
+  c.first_name = stmt.column_text(2);
+  c.last_name = stmt.column_text(3);
+  c.status = stmt.column_text(4);
+  c.attrs = nlohmann::json::parse(stmt.column_text(5), nullptr, false);
+  c.created_at = stmt.column_int(6);
+  c.updated_at = stmt.column_int(7);
+  stmt.reset();
+  if (!c.attrs.is_object()) return fail("contact " + std::to_string(c.id) + ": attrs is not a JSON object");
+
+  auto tags = db_.cached("SELECT tag FROM contact_tags WHERE contact_id = ? ORDER BY tag");
+  if (!tags) return std::unexpected(tags.error());
+  (*tags)->bind(1, c.id);
+  while (true) {
+    auto t = (*tags)->step();
+    if (!t) {
+      (*tags)->reset();
+      return std::unexpected(t.error());
+    }
+    if (!*t) break;
+    c.tags.push_back((*tags)->column_text(0));
+  }
+  (*tags)->reset();
+  return std::optional<Contact>(std::move(c));
+}
+
+Result<std::optional<Contact>> ContactRepository::find_by_id(std::int64_t id) {
+  auto stmt = db_.cached(std::string(kSelect) + "WHERE id = ?");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, id);
+  return read_one(**stmt);
+}
+
+Result<std::optional<Contact>> ContactRepository::find_by_email(std::string_view email) {
+  auto stmt = db_.cached(std::string(kSelect) + "WHERE email = ?");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, util::normalize_address(email));
+  return read_one(**stmt);
+}
+
+Result<std::optional<std::int64_t>> ContactRepository::id_for_email(std::string_view email) {
+  auto stmt = db_.cached("SELECT id FROM contacts WHERE email = ?");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, util::normalize_address(email));
+  auto row = (*stmt)->step();
+  std::optional<std::int64_t> id;
+  if (row && *row) id = (*stmt)->column_int(0);
+  (*stmt)->reset();
+  if (!row) return std::unexpected(row.error());
+  return id;
+}
+
+Status ContactRepository::upsert(const Contact& c, UpsertMode mode) {
+  auto id = upsert_returning_id(c, mode);
+  if (!id) return std::unexpected(id.error());
+  return {};
+}
+
+Result<std::int64_t> ContactRepository::upsert_returning_id(const Contact& c, UpsertMode mode) {
+  std::string email = util::normalize_address(c.email);
+  if (email.empty()) return fail("contact without an email address");
+  if (!is_contact_status(c.status)) return fail("unknown contact status '" + c.status + "'");
+  if (!c.attrs.is_object() && !c.attrs.is_null()) return fail("contact attrs must be a JSON object");
+  const bool replace = mode == UpsertMode::replace;
+
+  auto stmt = db_.cached(kUpsert);
+  if (!stmt) return std::unexpected(stmt.error());
+  std::string attrs =
+      c.attrs.is_null() ? "{}" : c.attrs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  (*stmt)->bind(1, email).bind(2, c.first_name).bind(3, c.last_name).bind(4, c.status).bind(5, attrs);
+  (*stmt)->bind(6, c.created_at != 0 ? c.created_at : c.updated_at).bind(7, c.updated_at);
+  (*stmt)->bind(8, replace ? 1 : 0);
+  auto row = (*stmt)->step();
+  std::int64_t id = (row && *row) ? (*stmt)->column_int(0) : 0;
+  (*stmt)->reset();
+  if (!row) return std::unexpected(row.error());
+  if (id == 0) return fail("upsert of " + email + " returned no row");
+
+  if (replace) {
+    auto del = db_.cached("DELETE FROM contact_tags WHERE contact_id = ?");
+    if (!del) return std::unexpected(del.error());
+    (*del)->bind(1, id);
+    if (auto s = (*del)->run(); !s) return std::unexpected(s.error());
+  }
+  for (const auto& tag : c.tags)
+    if (auto s = add_tag(id, tag); !s) return std::unexpected(s.error());
+  return id;
+}
+
+Status ContactRepository::add_tag(std::int64_t id, std::string_view tag) {
+  if (tag.empty()) return {};
+  auto stmt = db_.cached("INSERT OR IGNORE INTO contact_tags (contact_id, tag) VALUES (?, ?)");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, id).bind(2, tag);
+  return (*stmt)->run();
+}
+
+Status ContactRepository::set_status(std::int64_t id, std::string_view status, std::optional<util::UnixTime> now) {
+  if (!is_contact_status(status)) return fail("unknown contact status '" + std::string(status) + "'");
+  auto stmt = db_.cached(
+      "UPDATE contacts SET status = ?2, updated_at = COALESCE(?3, CAST(strftime('%s', 'now') AS INTEGER)) "
+      "WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, id).bind(2, status).bind(3, now);
+  return (*stmt)->run();
+}
+
+Status ContactRepository::erase(std::int64_t id) {
+  auto stmt = db_.cached("DELETE FROM contacts WHERE id = ?");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, id);
+  return (*stmt)->run();
+}
+
+Result<std::int64_t> ContactRepository::count() {
+  auto stmt = db_.cached("SELECT count(*) FROM contacts");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = (*stmt)->step();
+  std::int64_t n = (row && *row) ? (*stmt)->column_int(0) : 0;
+  (*stmt)->reset();
+  if (!row) return std::unexpected(row.error());
+  return n;
+}
+
+}  // namespace campaignd::store

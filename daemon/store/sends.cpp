@@ -1,0 +1,175 @@
+#include "daemon/store/sends.hpp"
+
+namespace campaignd::store {
+
+namespace {
+
+Result<std::int64_t> single_int(Statement& s) {
+  auto row = s.step();
+  if (!row) {
+    s.reset();
+    return std::unexpected(row.error());
+  }
+  std::int64_t v = *row ? s.column_int(0) : 0;
+  s.reset();
+  return v;
+}
+
+}  // namespace
+
+Result<std::int64_t> SendRepository::enqueue_matching(std::int64_t campaign_id, const std::string& where_sql,
+                                                      const std::vector<SqlValue>& params) {
+  // Segment SQL differs per campaign, so this statement is prepared afresh (it runs once).
+  auto stmt = db_.prepare(
+      "INSERT OR IGNORE INTO sends (campaign_id, contact_id, state, next_attempt_at) "
+      "SELECT ?1, c.id, 'queued', 0 FROM contacts c "
+      "WHERE c.status = 'subscribed' "
+      "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = c.email) AND (" +
+      where_sql + ")");
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->bind(1, campaign_id);
+  stmt->bind_all(params, 2);
+  if (auto s = stmt->run(); !s) return std::unexpected(s.error());
+  auto count = db_.cached("SELECT COUNT(*) FROM sends WHERE campaign_id = ?");
+  if (!count) return std::unexpected(count.error());
+  (*count)->bind(1, campaign_id);
+  return single_int(**count);
+}
+
+Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, int limit) {
+  auto stmt = db_.cached(
+      "UPDATE sends SET state = 'sending', updated_at = ?1 WHERE id IN ("
+      "  SELECT id FROM sends WHERE state = 'queued' AND next_attempt_at <= ?1 "
+      "  ORDER BY next_attempt_at, id LIMIT ?2) "
+      "RETURNING id, campaign_id, contact_id, attempts");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, now).bind(2, limit);
+  std::vector<ClaimedSend> out;
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) {
+      (*stmt)->reset();
+      return std::unexpected(row.error());
+    }
+    if (!*row) break;
+    out.push_back({(*stmt)->column_int(0), (*stmt)->column_int(1), (*stmt)->column_int(2),
+                   static_cast<int>((*stmt)->column_int(3))});
+  }
+  (*stmt)->reset();
+  return out;
+}
+
+Result<int> SendRepository::requeue_in_flight() {
+  auto stmt = db_.cached("UPDATE sends SET state = 'queued' WHERE state = 'sending'");
+  if (!stmt) return std::unexpected(stmt.error());
+  if (auto s = (*stmt)->run(); !s) return std::unexpected(s.error());
+  return db_.changes();
+}
+
+Status SendRepository::mark_sent(std::int64_t id, const std::string& message_id, int code, util::UnixTime now) {
+  auto stmt = db_.cached(
+      "UPDATE sends SET state = 'sent', attempts = attempts + 1, message_id = ?2, last_code = ?3, "
+      "last_error = NULL, sent_at = ?4, updated_at = ?4 WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->bind(1, id).bind(2, message_id).bind(3, code).bind(4, now).run();
+}
+
+Status SendRepository::mark_retry(std::int64_t id, util::UnixTime next_attempt_at, int code, const std::string& reply,
+                                  util::UnixTime now) {
+  auto stmt = db_.cached(
+      "UPDATE sends SET state = 'queued', attempts = attempts + 1, next_attempt_at = ?2, last_code = ?3, "
+      "last_error = ?4, updated_at = ?5 WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->bind(1, id).bind(2, next_attempt_at).bind(3, code).bind(4, reply).bind(5, now).run();
+}
+
+Status SendRepository::mark_failed(std::int64_t id, int code, const std::string& reply, util::UnixTime now) {
+  auto stmt = db_.cached(
+      "UPDATE sends SET state = 'failed', attempts = attempts + 1, last_code = ?2, last_error = ?3, "
+      "updated_at = ?4 WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->bind(1, id).bind(2, code).bind(3, reply).bind(4, now).run();
+}
+
+Status SendRepository::mark_skipped(std::int64_t id, const std::string& reason, util::UnixTime now) {
+  auto stmt = db_.cached("UPDATE sends SET state = 'skipped', last_error = ?2, updated_at = ?3 WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->bind(1, id).bind(2, reason).bind(3, now).run();
+}
+
+Result<std::optional<SendRef>> SendRepository::find(std::int64_t id) {
+  auto stmt = db_.cached("SELECT id, campaign_id, contact_id, state FROM sends WHERE id = ?");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, id);
+  auto row = (*stmt)->step();
+  if (!row) {
+    (*stmt)->reset();
+    return std::unexpected(row.error());
+  }
+  std::optional<SendRef> out;
+  if (*row) {
+    SendRef r;
+    r.id = (*stmt)->column_int(0);
+    r.campaign_id = (*stmt)->column_int(1);
+    if (!(*stmt)->column_is_null(2)) r.contact_id = (*stmt)->column_int(2);
+    r.state = (*stmt)->column_text(3);
+    out = r;
+  }
+  (*stmt)->reset();
+  return out;
+}
+
+Result<nlohmann::json> SendRepository::for_contact(std::int64_t contact_id) {
+  auto stmt = db_.cached(
+      "SELECT c.name, s.state, s.message_id, s.sent_at, s.last_code, s.last_error FROM sends s "
+      "JOIN campaigns c ON c.id = s.campaign_id WHERE s.contact_id = ? ORDER BY s.id");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, contact_id);
+  nlohmann::json out = nlohmann::json::array();
+  while (true) {
+    auto row = (*stmt)->step();
+    if (!row) {
+      (*stmt)->reset();
+      return std::unexpected(row.error());
+    }
+    if (!*row) break;
+    auto& s = **stmt;
+    nlohmann::json j = {{"campaign", s.column_text(0)}, {"state", s.column_text(1)}};
+    if (!s.column_is_null(2)) j["message_id"] = s.column_text(2);
+    if (!s.column_is_null(3)) j["sent_at"] = util::format_iso8601(s.column_int(3));
+    if (!s.column_is_null(4)) j["last_code"] = s.column_int(4);
+    if (!s.column_is_null(5)) j["last_error"] = s.column_text(5);
+    out.push_back(std::move(j));
+  }
+  (*stmt)->reset();
+  return out;
+}
+
+Result<std::int64_t> SendRepository::unfinished(std::int64_t campaign_id) {
+  auto stmt = db_.cached("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND state IN ('queued','sending')");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, campaign_id);
+  return single_int(**stmt);
+}
+
+Result<std::int64_t> SendRepository::queue_depth() {
+  auto stmt = db_.cached("SELECT COUNT(*) FROM sends WHERE state IN ('queued','sending')");
+  if (!stmt) return std::unexpected(stmt.error());
+  return single_int(**stmt);
+}
+
+Result<std::optional<util::UnixTime>> SendRepository::next_due_at() {
+  auto stmt = db_.cached("SELECT MIN(next_attempt_at) FROM sends WHERE state = 'queued'");
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = (*stmt)->step();
+  if (!row) {
+    (*stmt)->reset();
+    return std::unexpected(row.error());
+  }
+  std::optional<util::UnixTime> v;
+  if (*row && !(*stmt)->column_is_null(0)) v = (*stmt)->column_int(0);
+  (*stmt)->reset();
+  return v;
+}
+
+}  // namespace campaignd::store

@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""The command line as SPEC.md describes it: validate with file:line:col errors, import with
+bad rows reported by line and good rows kept, preview, run --once into the maildir outbox,
+report, status, suppress."""
+
+import email
+import email.policy
+import json
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+GOOD = """name: hello
+from: "Acme <news@acme.example>"
+subject: "Hello {{first_name}}"
+template: spring-sale
+segment: all
+"""
+
+
+class Cli(unittest.TestCase):
+    def setUp(self):
+        self.work = harness.Workdir()
+
+    def tearDown(self):
+        self.work.cleanup()
+
+    def write(self, name, text):
+        path = os.path.join(self.work.path, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_validate_reports_places(self):
+        good = self.write("good.yaml", GOOD)
+        r = self.work.cli("validate", good, check=0)
+        self.assertIn("ok", r.stdout)
+
+        bad_yaml = self.write("bad_yaml.yaml", "name: x\nfrom: [unclosed\n")
+        r = self.work.cli("validate", bad_yaml, check=1)
+        self.assertRegex(r.stderr, r"bad_yaml\.yaml:\d+:\d+: ")
+
+        bad_segment = self.write("bad_segment.yaml", GOOD.replace("segment: all", "segment: 'country = \"CA\" and (orders > 2'"))
+        r = self.work.cli("validate", bad_segment, check=1)
+        m = re.search(r"bad_segment\.yaml:(\d+):(\d+): (.*)", r.stderr)
+        self.assertIsNotNone(m, r.stderr)
+        self.assertEqual(int(m.group(1)), 5)
+        self.assertGreater(int(m.group(2)), 10)
+
+        missing_template = self.write("missing.yaml", GOOD.replace("template: spring-sale", "template: nope"))
+        r = self.work.cli("validate", missing_template, check=1)
+        self.assertRegex(r.stderr, r"missing\.yaml:4:\d+: .*nope")
+
+        unknown_key = self.write("unknown.yaml", GOOD + "sechedule: now\n")
+        r = self.work.cli("validate", unknown_key, check=1)
+        self.assertRegex(r.stderr, r"unknown\.yaml:6:1: .*sechedule")
+
+        bad_from = self.write("bad_from.yaml", GOOD.replace('"Acme <news@acme.example>"', "nobody"))
+        r = self.work.cli("validate", bad_from, check=1)
+        self.assertRegex(r.stderr, r"bad_from\.yaml:2:7: ")
+
+        # Several files: each judged; exit 1 if any is bad.
+        r = self.work.cli("validate", good, bad_from, check=1)
+        self.assertIn("good.yaml: ok", r.stdout)
+
+    def test_import_keeps_good_rows_and_names_bad_lines(self):
+        path = self.write("contacts.csv",
+                          "\ufeffemail,first_name,last_name,country,orders,tags\r\n"
+                          "ann@example.com,Ann,A,CA,3,\"vip,early\"\r\n"
+                          "not-an-email,Bob,B,US,1,\r\n"
+                          "\"carol@example.com\",\"Carol, Jr\",\"multi\r\nline\",DE,0,\r\n"
+                          "dave@example.com,Dave,D,CA\r\n"
+                          "erin@example.com,Erin,E,FR,2,\r\n")
+        r = self.work.cli("import", "contacts", path, check=0)
+        out = r.stdout + r.stderr
+        self.assertRegex(out, r"contacts\.csv:3: .*not-an-email")
+        self.assertRegex(out, r"contacts\.csv:6: ")  # dave: wrong field count, after a 2-line record
+        self.assertRegex(out, r"imported 3 ")
+
+        self.work.cli("run", "--once", check=0)  # creates nothing without campaigns
+        self.write(os.path.join("campaigns", "hello.yaml"), GOOD.replace("segment: all", "segment: orders >= 2"))
+        r = self.work.cli("run", "--once", check=0)
+        self.assertIn("sent: 2", r.stdout)
+        outbox = os.path.join(self.work.path, "var", "outbox", "new")
+        files = sorted(os.listdir(outbox))
+        self.assertEqual(len(files), 2)
+        rcpts = set()
+        for name in files:
+            with open(os.path.join(outbox, name), "rb") as f:
+                msg = email.message_from_bytes(f.read(), policy=email.policy.default)
+            rcpts.add(msg["To"].addresses[0].addr_spec)
+        self.assertEqual(rcpts, {"ann@example.com", "erin@example.com"})
+
+        # A second run sends nothing again.
+        r = self.work.cli("run", "--once", check=0)
+        self.assertIn("sent: 0", r.stdout)
+        self.assertEqual(len(os.listdir(outbox)), 2)
+
+        r = self.work.cli("report", "hello", "--format", "json", check=0)
+        report = json.loads(r.stdout)
+        for key in ["name", "recipients", "sent", "delivered", "bounced", "opened", "clicked", "replied",
+                    "unsubscribed", "complained", "conversions", "revenue", "open_rate", "click_rate",
+                    "reply_rate", "bounce_rate", "unsubscribe_rate", "complaint_rate"]:
+            self.assertIn(key, report)
+        self.assertEqual(report["sent"], 2)
+        self.assertEqual(report["recipients"], 2)
+        r = self.work.cli("report", "nope", check=1)
+
+        r = self.work.cli("status", "--offline", check=0)
+        self.assertIn("hello", r.stdout)
+        self.assertIn("done", r.stdout)
+
+    def test_import_without_email_column_fails(self):
+        path = self.write("bad.csv", "name,country\nAnn,CA\n")
+        r = self.work.cli("import", "contacts", path, check=1)
+        self.assertIn("email", r.stdout + r.stderr)
+
+    def test_preview_prints_the_message(self):
+        path = self.write("contacts.csv", "email,first_name,city,vip\nzoe@example.com,Zoë,Montréal,1\n")
+        self.work.cli("import", "contacts", path, check=0)
+        self.write(os.path.join("campaigns", "hello.yaml"), GOOD)
+        r = self.work.cli("preview", "hello", "--contact", "zoe@example.com", check=0)
+        msg = email.message_from_string(r.stdout, policy=email.policy.default)
+        self.assertEqual(str(msg["Subject"]), "Hello Zoë")
+        self.assertEqual(msg["To"].addresses[0].addr_spec, "zoe@example.com")
+        self.assertIn("Montréal", msg.get_body(("plain",)).get_content())
+        r = self.work.cli("preview", "hello", "--contact", "nobody@example.com", check=1)
+        r = self.work.cli("preview", "nothere", "--contact", "zoe@example.com", check=1)
+
+    def test_suppressed_contacts_get_nothing(self):
+        path = self.write("contacts.csv", "email,first_name\na@example.com,A\nb@example.com,B\nc@example.com,C\n")
+        self.work.cli("import", "contacts", path, check=0)
+        self.work.cli("suppress", "add", "B@Example.com", "--reason", "asked by phone", check=0)
+        r = self.work.cli("suppress", "list", check=0)
+        self.assertIn("b@example.com", r.stdout)
+        self.write(os.path.join("campaigns", "hello.yaml"), GOOD)
+        r = self.work.cli("run", "--once", check=0)
+        self.assertIn("sent: 2", r.stdout)
+        outbox = os.path.join(self.work.path, "var", "outbox", "new")
+        blob = b"".join(open(os.path.join(outbox, f), "rb").read() for f in os.listdir(outbox))
+        self.assertNotIn(b"b@example.com", blob)
+
+    def test_usage_errors_exit_1(self):
+        self.work.cli("frobnicate", check=1)
+        self.work.cli("run", "--bogus", check=1)
+        self.work.cli("report", check=1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,264 @@
+// `campaignd import`: CSV files into a temporary database, bad rows reported by line and
+// skipped, re-imports that update without re-subscribing, idempotent events.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "daemon/cli/import_command.hpp"
+#include "daemon/store/contacts.hpp"
+#include "daemon/store/suppressions.hpp"
+#include "tests/unit/store/temp_database.hpp"
+
+using namespace campaignd;
+using cli::ImportReport;
+
+namespace {
+
+constexpr util::UnixTime kNow = 1'767'225'600;  // 2026-01-01T00:00:00Z
+
+ImportReport contacts(const std::string& db, const std::string& csv, util::UnixTime now = kNow) {
+  std::ostringstream progress;
+  auto report = cli::import_contacts(db, csv, progress, false, now);
+  REQUIRE_MESSAGE(report, (report ? "" : report.error()));
+  CHECK(progress.str().empty());
+  return *report;
+}
+
+ImportReport events(const std::string& db, const std::string& csv) {
+  std::ostringstream progress;
+  auto report = cli::import_events(db, csv, progress, false, kNow);
+  REQUIRE_MESSAGE(report, (report ? "" : report.error()));
+  return *report;
+}
+
+store::Contact find(const store::Database& db, const std::string& email) {
+  auto c = store::ContactRepository(db).find_by_email(email);
+  REQUIRE_MESSAGE(c, (c ? "" : c.error()));
+  REQUIRE_MESSAGE(c->has_value(), email);
+  return **c;
+}
+
+}  // namespace
+
+TEST_CASE("import contacts: good rows kept, bad rows reported by line and skipped") {
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("var/campaignd.db");  // the folder is created
+  std::string csv = tmp.write("people.csv",
+                              "\xEF\xBB\xBF" "Email,first_name,last_name,country,orders,score,zip,tags,status\r\n"
+                              "ann@example.com,Ann,Archer,CA,3,4.5,02134,\"vip, newsletter\",\r\n"
+                              "bob@,Bob,Broken,US,1,1,1,,\r\n"
+                              "\"Cyd@Example.org\",\"Cyd\",\"Smith, Jr.\",FR,0,-2,x,,unsubscribed\r\n"
+                              "dee@example.net,Dee\r\n"
+                              ",No,Email,US,1,1,1,,\r\n"
+                              "eve@example.com,Eve,\"multi\r\nline\",DE,12,1e3,+1,beta,\r\n"
+                              "fay@example.com,Fay,X,CA,1,1,1,,maybe\r\n"
+                              "gus@example.com,Gus,Bad\"quote,CA,1,1,1,,\r\n"
+                              "hal@example.com,Hal,Last,,,,,,\r\n");
+  auto r = contacts(db_path, csv);
+  CHECK_FALSE(r.file_rejected);
+  CHECK(r.rows == 9);
+  CHECK(r.imported == 4);
+  CHECK(r.skipped == 5);
+  REQUIRE(r.errors.size() == 5);
+  CHECK(r.errors[0] == csv + ":3: invalid email 'bob@'");
+  CHECK(r.errors[1] == csv + ":5: expected 9 fields, found 2");
+  CHECK(r.errors[2] == csv + ":6: missing email");
+  CHECK(r.errors[3].find(csv + ":9: unknown status 'maybe'") == 0);  // line 7-8 is Eve's record
+  CHECK(r.errors[4].find(csv + ":10: field 3: a quote inside an unquoted field") == 0);
+
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 4);
+  store::Contact ann = find(db, "ann@example.com");
+  CHECK(ann.first_name == "Ann");
+  CHECK(ann.status == "subscribed");
+  CHECK(ann.tags == std::vector<std::string>{"newsletter", "vip"});
+  CHECK(ann.attrs == nlohmann::json{{"country", "CA"}, {"orders", 3}, {"score", 4.5}, {"zip", "02134"}});
+  CHECK(ann.created_at == kNow);
+  store::Contact cyd = find(db, "cyd@example.org");
+  CHECK(cyd.last_name == "Smith, Jr.");
+  CHECK(cyd.status == "unsubscribed");
+  store::Contact eve = find(db, "eve@example.com");
+  CHECK(eve.last_name == "multi\r\nline");
+  CHECK(eve.attrs["score"] == 1000.0);
+  CHECK(eve.attrs["zip"] == "+1");
+  CHECK(find(db, "hal@example.com").attrs == nlohmann::json::object());  // empty cells: no attribute
+
+  // numbers are JSON numbers inside SQLite, so segments compare them as numbers
+  CHECK(testing::query_text(db, "SELECT json_type(attrs, '$.orders') FROM contacts WHERE email = 'ann@example.com'") ==
+        "integer");
+  CHECK(testing::query_text(db, "SELECT json_type(attrs, '$.score') FROM contacts WHERE email = 'ann@example.com'") ==
+        "real");
+  CHECK(testing::query_text(db, "SELECT json_type(attrs, '$.zip') FROM contacts WHERE email = 'ann@example.com'") ==
+        "text");
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts WHERE json_extract(attrs, '$.orders') >= 3") == 2);
+}
+
+TEST_CASE("import contacts: re-import updates attributes and never re-subscribes") {
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  auto first = contacts(db_path, tmp.write("a.csv",
+                                           "email,first_name,country,orders,tags,status\n"
+                                           "ann@example.com,Ann,CA,1,a,\n"
+                                           "ben@example.com,Ben,US,2,,unsubscribed\n"
+                                           "cat@example.com,Cat,FR,3,,\n"));
+  CHECK(first.imported == 3);
+  {
+    auto db = testing::open_migrated(db_path);
+    REQUIRE(store::ContactRepository(db).set_status(find(db, "cat@example.com").id, "bounced", kNow));
+  }
+  auto second = contacts(db_path,
+                         tmp.write("b.csv",
+                                   "email,first_name,orders,city,tags,status\n"
+                                   "ANN@example.com,,7,Montréal,b,\n"
+                                   "ben@example.com,Benjamin,2,,,subscribed\n"
+                                   "cat@example.com,Cat,4,,,\n"
+                                   "dan@example.com,Dan,1,,,\n"),
+                         kNow + 60);
+  CHECK(second.imported == 4);
+  CHECK(second.skipped == 0);
+
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 4);
+  store::Contact ann = find(db, "ann@example.com");
+  CHECK(ann.first_name == "Ann");  // empty cell keeps the name
+  CHECK(ann.attrs == nlohmann::json{{"country", "CA"}, {"orders", 7}, {"city", "Montréal"}});
+  CHECK(ann.tags == std::vector<std::string>{"a", "b"});
+  CHECK(ann.created_at == kNow);
+  CHECK(ann.updated_at == kNow + 60);
+  store::Contact ben = find(db, "ben@example.com");
+  CHECK(ben.first_name == "Benjamin");
+  CHECK(ben.status == "unsubscribed");
+  CHECK(find(db, "cat@example.com").status == "bounced");
+  CHECK(find(db, "dan@example.com").status == "subscribed");
+}
+
+TEST_CASE("import contacts: a suppressed address is imported as unsubscribed") {
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  {
+    auto db = testing::open_migrated(db_path);
+    REQUIRE(store::SuppressionRepository(db).add("Sup@Example.com", "complained", kNow - 100));
+  }
+  auto r = contacts(db_path, tmp.write("s.csv", "email,first_name\nsup@example.com,Sue\nok@example.com,Oz\n"));
+  CHECK(r.imported == 2);
+  auto db = testing::open_migrated(db_path);
+  CHECK(find(db, "sup@example.com").status == "unsubscribed");
+  CHECK(find(db, "ok@example.com").status == "subscribed");
+}
+
+TEST_CASE("import contacts: unusable files are rejected with a place") {
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  auto no_email = contacts(db_path, tmp.write("n.csv", "mail,name\nx@example.com,X\n"));
+  CHECK(no_email.file_rejected);
+  REQUIRE(no_email.errors.size() == 1);
+  CHECK(no_email.errors[0] == tmp.file("n.csv") + ":1: no 'email' column (columns: mail, name)");
+
+  auto dup = contacts(db_path, tmp.write("d.csv", "email,city,City\nx@example.com,a,b\n"));
+  CHECK(dup.file_rejected);
+  CHECK(dup.errors.at(0) == tmp.file("d.csv") + ":1: duplicate column 'City'");
+
+  auto unnamed = contacts(db_path, tmp.write("u.csv", "\n\nemail,,x\n"));
+  CHECK(unnamed.errors.at(0) == tmp.file("u.csv") + ":3: column 2 has no name");
+
+  auto empty = contacts(db_path, tmp.write("e.csv", ""));
+  CHECK(empty.file_rejected);
+  CHECK(empty.errors.at(0).find("empty file") != std::string::npos);
+
+  auto missing = contacts(db_path, tmp.file("absent.csv"));
+  CHECK(missing.file_rejected);
+  CHECK(missing.errors.at(0) == tmp.file("absent.csv") + ": cannot open: no such file");
+
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 0);
+}
+
+TEST_CASE("import contacts: more rows than one transaction, errors kept up to the cap") {
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  std::string text = "email,orders\n";
+  const long total = cli::kRowsPerTransaction * 2 + 500;
+  for (long i = 0; i < total; ++i)
+    text += (i % 10 == 9 ? "broken" : "p" + std::to_string(i) + "@example.com") + "," + std::to_string(i) + "\n";
+  auto r = contacts(db_path, tmp.write("big.csv", text));
+  CHECK(r.rows == total);
+  CHECK(r.skipped == total / 10);
+  CHECK(r.imported == total - total / 10);
+  CHECK(r.errors.size() == cli::kMaxKeptErrors);
+  CHECK(r.errors[0] == tmp.file("big.csv") + ":11: invalid email 'broken'");
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == r.imported);
+
+  std::ostringstream out, err;
+  cli::print_import_report(r, "contacts", out, err);
+  CHECK(out.str().find("imported 18,450 contacts, skipped 2,050 rows (see errors above) in ") == 0);
+  CHECK(err.str().find("... and 1,950 more\n") != std::string::npos);
+  long lines = 0;
+  for (char c : err.str()) lines += c == '\n';
+  CHECK(lines == static_cast<long>(cli::kMaxPrintedErrors) + 1);
+}
+
+TEST_CASE("import contacts: the progress bar is drawn only when asked") {
+  testing::TempFolder tmp;
+  std::string csv = tmp.write("p.csv", "email\na@example.com\nb@example.com\n");
+  std::ostringstream progress;
+  auto r = cli::import_contacts(tmp.file("c.db"), csv, progress, true, kNow);
+  REQUIRE(r);
+  CHECK(progress.str().find("\r[####################] 100% 2 rows ") == 0);
+  CHECK(progress.str().back() == '\n');
+}
+
+TEST_CASE("import events: idempotent, rows checked, contacts must exist") {
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  contacts(db_path, tmp.write("c.csv", "email\nann@example.com\nben@example.com\n"));
+  std::string csv = tmp.write("ev.csv",
+                              "email,type,amount,at,sku\n"
+                              "ann@example.com,purchase,19.90,2026-03-01T09:00:00Z,A-1\n"
+                              "Ann@Example.com,purchase,19.9,2026-03-01T10:00:00+01:00,A-1\n"  // the same event
+                              "ben@example.com,Purchase,5,2026-03-02,\n"
+                              "ben@example.com,refund,-5,,\n"
+                              "zed@example.com,purchase,1,,\n"
+                              "ann@example.com,purchase,ten,,\n"
+                              "ann@example.com,purchase,1,yesterday,\n"
+                              "ann@example.com,buy-now,1,,\n"
+                              "ann@example.com,,1,,\n");
+  auto r = events(db_path, csv);
+  CHECK(r.rows == 9);
+  CHECK(r.imported == 3);
+  CHECK(r.duplicates == 1);
+  CHECK(r.skipped == 5);
+  REQUIRE(r.errors.size() == 5);
+  CHECK(r.errors[0] == csv + ":6: no contact 'zed@example.com' (import contacts first)");
+  CHECK(r.errors[1] == csv + ":7: amount 'ten' is not a number");
+  CHECK(r.errors[2].find(csv + ":8: time 'yesterday' is not ISO-8601") == 0);
+  CHECK(r.errors[3].find(csv + ":9: invalid type 'buy-now'") == 0);
+  CHECK(r.errors[4] == csv + ":10: missing type");
+
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM events") == 3);
+  CHECK(testing::query_int(db, "SELECT at FROM events WHERE kind = 'refund'") == kNow);
+  CHECK(testing::query_text(db, "SELECT data FROM events WHERE amount = 19.9") == R"({"sku":"A-1","source":"import"})");
+  CHECK(testing::query_int(db, "SELECT count(*) FROM events WHERE provider_event_id LIKE 'import:%'") == 3);
+
+  auto again = events(db_path, csv);
+  CHECK(again.imported == 0);
+  CHECK(again.duplicates == 4);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM events") == 3);
+  CHECK(testing::query_text(db, "SELECT sum(amount) FROM events WHERE kind = 'purchase'") == "24.9");
+
+  auto no_type = events(db_path, tmp.write("nt.csv", "email,amount\nann@example.com,1\n"));
+  CHECK(no_type.file_rejected);
+  CHECK(no_type.errors.at(0) == tmp.file("nt.csv") + ":1: no 'type' column");
+}
+
+TEST_CASE("import: which cells are numbers") {
+  for (const char* yes : {"0", "-0", "42", "-17", "3.25", "0.5", "1e3", "2E-4", "-1.5e+10"}) {
+    CAPTURE(yes);
+    CHECK(cli::is_json_number(yes));
+  }
+  for (const char* no : {"", "-", "007", "+1", "1.", ".5", "1e", "1e+", "12a", " 1", "0x10", "NaN", "inf", "1,5"}) {
+    CAPTURE(no);
+    CHECK_FALSE(cli::is_json_number(no));
+  }
+}
