@@ -45,7 +45,14 @@ std::expected<CampaignFile, std::vector<PlacedError>> parse_campaign_file(const 
 
 std::expected<CampaignFile, std::vector<PlacedError>> parse_campaign_text(const std::string& text,
                                                                          const std::string& path) {
-  std::vector<PlacedError> errors;
+  PartialParse parsed = parse_campaign_partial(text, path);
+  if (!parsed.errors.empty()) return std::unexpected(std::move(parsed.errors));
+  return std::move(parsed.file);
+}
+
+PartialParse parse_campaign_partial(const std::string& text, const std::string& path) {
+  PartialParse out;
+  std::vector<PlacedError>& errors = out.errors;
   auto error = [&](const YAML::Node& node, std::string message) {
     errors.push_back({place_of(node, path), std::move(message)});
   };
@@ -53,17 +60,21 @@ std::expected<CampaignFile, std::vector<PlacedError>> parse_campaign_text(const 
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return std::unexpected(std::vector<PlacedError>{{{path, e.mark.line + 1, e.mark.column + 1}, e.msg}});
+    errors.push_back({{path, e.mark.line + 1, e.mark.column + 1}, e.msg});
+    out.readable = false;
+    return out;
   }
   if (!root.IsMap()) {
     errors.push_back({{path, 1, 1}, "a campaign file must be a YAML mapping (key: value lines)"});
-    return std::unexpected(errors);
+    out.readable = false;
+    return out;
   }
   std::string stem = std::filesystem::path(path).stem().string();
   if (root["trigger"]) {
     AutomationFile a{stem, path};
     if (auto n = root["name"]; n && n.IsScalar()) a.name = n.Scalar();
-    return a;
+    out.file = a;
+    return out;
   }
 
   Campaign c;
@@ -137,8 +148,8 @@ std::expected<CampaignFile, std::vector<PlacedError>> parse_campaign_text(const 
   if (!have_from) errors.push_back({{path, 1, 1}, "missing required key 'from'"});
   if (!have_subject) errors.push_back({{path, 1, 1}, "missing required key 'subject'"});
   if (!have_template) errors.push_back({{path, 1, 1}, "missing required key 'template'"});
-  if (!errors.empty()) return std::unexpected(errors);
-  return c;
+  out.file = std::move(c);
+  return out;
 }
 
 }  // namespace campaignd::campaigns

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "daemon/campaigns/campaign_file.hpp"
@@ -21,14 +22,23 @@ nlohmann::json sample_contact_context() {
 
 std::expected<std::optional<CheckedCampaign>, std::vector<PlacedError>> load_campaign(
     const std::string& path, const LoaderPaths& paths, const segments::RuleBook& rules, util::UnixTime now) {
-  auto parsed = parse_campaign_file(path);
-  if (!parsed) return std::unexpected(parsed.error());
-  if (std::holds_alternative<AutomationFile>(*parsed)) return std::optional<CheckedCampaign>();
-  Campaign campaign = std::get<Campaign>(std::move(*parsed));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(std::vector<PlacedError>{{{path, 0, 0}, "cannot read file"}});
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  PartialParse parsed = parse_campaign_partial(text, path);
+  if (!parsed.readable) return std::unexpected(parsed.errors);
+  if (std::holds_alternative<AutomationFile>(parsed.file)) return std::optional<CheckedCampaign>();
+  Campaign campaign = std::get<Campaign>(std::move(parsed.file));
 
-  std::vector<PlacedError> errors;
-  if (auto seg = rules.resolve(campaign.segment, now, campaign.segment_place); !seg) errors.push_back(seg.error());
+  // Go on checking what did parse, so one run of `validate` shows every problem.
+  std::vector<PlacedError> errors = std::move(parsed.errors);
+  if (!campaign.segment.empty())
+    if (auto seg = rules.resolve(campaign.segment, now, campaign.segment_place); !seg) errors.push_back(seg.error());
 
+  if (campaign.template_name.empty()) {
+    if (!errors.empty()) return std::unexpected(errors);
+    return std::unexpected(std::vector<PlacedError>{{{path, 1, 1}, "missing required key 'template'"}});
+  }
   auto templates = render::TemplateSet::load(paths.templates_dir, campaign.template_name, campaign.subject, path);
   if (!templates) {
     errors.push_back({campaign.template_place, templates.error()});

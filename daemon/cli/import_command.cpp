@@ -178,7 +178,7 @@ class Importer {
     if (!db) return std::unexpected(db.error());
     if (auto s = store::migrate(*db); !s) return std::unexpected(s.error());
     // A larger page cache keeps the email index in memory over a million random inserts.
-    (void)db->exec("PRAGMA cache_size = -65536");
+    (void)db->exec("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384");
     return db;
   }
 

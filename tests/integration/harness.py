@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 ROOT = os.environ.get("CAMPAIGND_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("CAMPAIGND_BIN") or os.path.join(ROOT, "build", "campaignd")
+BIN = os.path.abspath(os.environ.get("CAMPAIGND_BIN") or os.path.join(ROOT, "build", "campaignd"))
 SMTP_SERVER = os.path.join(ROOT, "tests", "support", "smtp_server.py")
 ADMIN_TOKEN = "test-admin-token"
 
