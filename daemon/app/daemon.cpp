@@ -51,18 +51,19 @@ void sd_notify(const std::string& message) {
   close(fd);
 }
 
-class DaemonStatus final : public http::StatusSource {
+// What /healthz, /status and /metrics report.
+class DaemonStatus {
  public:
   DaemonStatus(store::Store& store, campaigns::Catalog& catalog, delivery::DeliveryEngine& engine,
                std::string transport, std::chrono::steady_clock::time_point started)
       : store_(store), catalog_(catalog), engine_(engine), transport_(std::move(transport)), started_(started) {}
 
-  bool healthy() override {
+  bool healthy() {
     auto db = store_.open_reader();
     if (!db) return false;
     return db->exec("SELECT 1 FROM campaigns LIMIT 1").has_value();
   }
-  nlohmann::json status() override {
+  nlohmann::json status() {
     auto db = store_.open_reader();
     if (!db) return {{"error", db.error()}};
     auto stats = engine_.stats();
@@ -79,7 +80,7 @@ class DaemonStatus final : public http::StatusSource {
     if (!doc) return {{"error", doc.error()}};
     return *doc;
   }
-  std::string metrics() override { return metrics_from_status(status()); }
+  std::string metrics() { return metrics_from_status(status()); }
 
  private:
   store::Store& store_;
@@ -88,6 +89,23 @@ class DaemonStatus final : public http::StatusSource {
   std::string transport_;
   std::chrono::steady_clock::time_point started_;
 };
+
+void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::UnsubscribeService& unsubscribe) {
+  using http::Access;
+  using http::HttpRequest;
+  using http::HttpResponse;
+  server.route("GET", "/healthz", Access::anyone, [&status](const HttpRequest&) {
+    return status.healthy() ? HttpResponse::text(200, "ok\n") : HttpResponse::text(503, "unhealthy\n");
+  });
+  server.route("GET", "/status", Access::admin,
+               [&status](const HttpRequest&) { return HttpResponse::json(200, status.status()); });
+  server.route("GET", "/metrics", Access::admin, [&status](const HttpRequest&) {
+    return HttpResponse{200, "text/plain; version=0.0.4", status.metrics(), {}};
+  });
+  const std::string token = R"(([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+))";
+  server.route("GET", "/u/" + token, Access::anyone, [&](const HttpRequest& r) { return unsubscribe.page(r); });
+  server.route("POST", "/u/" + token, Access::anyone, [&](const HttpRequest& r) { return unsubscribe.post(r); });
+}
 
 Status ensure_dir(const std::string& path) {
   std::error_code ec;
@@ -163,8 +181,8 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   if (mode == RunMode::forever) {
     if (cfg.admin_token.empty())
       spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
-    http = std::make_unique<http::HttpServer>(http::HttpSettings{cfg.http_listen, cfg.admin_token}, status,
-                                              unsubscribe);
+    http = std::make_unique<http::HttpServer>(http::HttpSettings{cfg.http_listen, cfg.admin_token});
+    install_routes(*http, status, unsubscribe);
     if (auto s = http->start(); !s) return std::unexpected(s.error());
   }
 

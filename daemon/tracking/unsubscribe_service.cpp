@@ -17,24 +17,41 @@ std::optional<std::int64_t> UnsubscribeService::send_id_of(const std::string& to
   return id;
 }
 
-std::optional<std::string> UnsubscribeService::unsubscribe_page(const std::string& token) {
-  auto send_id = send_id_of(token);
-  if (!send_id) return std::nullopt;
+http::HttpResponse UnsubscribeService::page(const http::HttpRequest& request) {
+  auto send_id = request.captures.empty() ? std::nullopt : send_id_of(request.captures[0]);
+  if (!send_id) return http::HttpResponse::text(404, "Not found\n");
   auto reader = store_.open_reader();
-  if (!reader) return std::nullopt;
+  if (!reader) return http::HttpResponse::error(503, "database unavailable");
   auto send = store::SendRepository(*reader).find(*send_id);
-  if (!send || !*send) return std::nullopt;
+  if (!send) return http::HttpResponse::error(503, "database unavailable");
+  if (!*send) return http::HttpResponse::text(404, "Not found\n");
   // The token is in the path; the form posts back to it. No address is shown: links get forwarded.
-  return "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+  return http::HttpResponse::html(200, "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
          "content=\"width=device-width\"><title>Unsubscribe</title></head><body style=\"font-family:sans-serif;"
          "max-width:32em;margin:3em auto\"><h1>Unsubscribe</h1><p>Do you want to stop receiving these emails?</p>"
          "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
-         "<button type=\"submit\">Unsubscribe</button></form></body></html>\n";
+         "<button type=\"submit\">Unsubscribe</button></form></body></html>\n");
 }
 
-bool UnsubscribeService::unsubscribe(const std::string& token, const std::string& source) {
+http::HttpResponse UnsubscribeService::post(const http::HttpRequest& request) {
+  bool one_click = request.body.find("List-Unsubscribe=One-Click") != std::string::npos;
+  std::string token = request.captures.empty() ? std::string() : request.captures[0];
+  switch (unsubscribe(token, one_click ? "one-click" : "page")) {
+    case UnsubscribeOutcome::unknown_token:
+      return http::HttpResponse::text(404, "Not found\n");
+    case UnsubscribeOutcome::store_error:
+      return http::HttpResponse::error(503, "could not record the unsubscribe; please try again");
+    case UnsubscribeOutcome::done:
+      break;
+  }
+  // RFC 8058: answer the POST itself, no redirect.
+  return http::HttpResponse::html(200, "<!doctype html><meta charset=utf-8><title>Unsubscribed</title>"
+                                       "<p>You are unsubscribed and will receive no more of these emails.</p>\n");
+}
+
+UnsubscribeOutcome UnsubscribeService::unsubscribe(const std::string& token, const std::string& source) {
   auto send_id = send_id_of(token);
-  if (!send_id) return false;
+  if (!send_id) return UnsubscribeOutcome::unknown_token;
   util::UnixTime now = clock_.now();
   bool found = false;
   auto s = store_.writer().run([&](const store::Database& db) -> Status {
@@ -61,10 +78,11 @@ bool UnsubscribeService::unsubscribe(const std::string& token, const std::string
   });
   if (!s) {
     spdlog::error("unsubscribe for send {} failed: {}", *send_id, s.error());
-    return false;
+    return UnsubscribeOutcome::store_error;
   }
-  if (found) spdlog::info("send {}: contact unsubscribed ({})", *send_id, source);
-  return found;
+  if (!found) return UnsubscribeOutcome::unknown_token;
+  spdlog::info("send {}: contact unsubscribed ({})", *send_id, source);
+  return UnsubscribeOutcome::done;
 }
 
 }  // namespace campaignd::tracking
