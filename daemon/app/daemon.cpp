@@ -176,7 +176,8 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   delivery::DeliveryEngine engine(**store, catalog, **transport, composer, clock, settings);
 
   DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started);
-  tracking::UnsubscribeService unsubscribe(**store, signer, clock);
+  tracking::EventRecorder recorder(**store, clock, {cfg.soft_bounce_limit});
+  tracking::UnsubscribeService unsubscribe(**store, recorder, signer, clock);
   std::unique_ptr<http::HttpServer> http;
   if (mode == RunMode::forever) {
     if (cfg.admin_token.empty())

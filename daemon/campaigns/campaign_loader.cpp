@@ -42,6 +42,10 @@ std::expected<std::optional<CheckedCampaign>, std::vector<PlacedError>> load_cam
   auto templates = render::TemplateSet::load(paths.templates_dir, campaign.template_name, campaign.subject, path);
   if (!templates) {
     errors.push_back({campaign.template_place, templates.error()});
+  } else if (!templates->every_body_references("unsubscribe_url")) {
+    // Bulk-sender rules (Gmail, Yahoo 2024) want a visible unsubscribe link in every body.
+    errors.push_back({campaign.template_place, "template '" + campaign.template_name +
+                                                   "' must show {{unsubscribe_url}} in every part (html and text)"});
   } else if (auto rendered = templates->render(sample_contact_context()); !rendered) {
     errors.push_back({campaign.template_place, "template '" + campaign.template_name +
                                         "' does not render against a sample contact: " + rendered.error()});

@@ -28,6 +28,12 @@ HttpRequest convert(const httplib::Request& req) {
     if (!inserted) it->second += ", " + v;
   }
   out.body = req.body;
+  for (const auto& [name, file] : req.files) out.form.emplace(name, file.content);
+  if (util::to_lower(req.get_header_value("Content-Type")).starts_with("application/x-www-form-urlencoded")) {
+    httplib::Params fields;
+    httplib::detail::parse_query_text(req.body, fields);
+    for (const auto& [k, v] : fields) out.form.emplace(k, v);
+  }
   out.remote_addr = req.remote_addr;
   return out;
 }

@@ -19,10 +19,16 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;     // keys lower-cased; repeated headers joined by ", "
   std::string body;
   std::string remote_addr;
+  // Fields of a multipart/form-data or application/x-www-form-urlencoded body, by name.
+  std::multimap<std::string, std::string> form;
 
   std::string header(const std::string& lower_case_name) const {
     auto it = headers.find(lower_case_name);
     return it == headers.end() ? std::string() : it->second;
+  }
+  std::string form_value(const std::string& name) const {
+    auto it = form.find(name);
+    return it == form.end() ? std::string() : it->second;
   }
   std::string query_value(const std::string& name) const {
     auto it = query.find(name);

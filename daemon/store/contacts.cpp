@@ -16,14 +16,14 @@ constexpr const char* kSelect =
     "SELECT id, email, first_name, last_name, status, attrs, created_at, updated_at FROM contacts ";
 
 // Look up, then UPDATE or INSERT: an upsert with RETURNING materialises its result in a
-// temporary b-tree on every call, which costs a third of a million-row import. ?2 = replace.
+// temporary b-tree on every call, which costs a third of a million-row import (so does an
+// `x IN (a, b, c)` list: hence the ORs). ?2 = replace; ?6 = the new status when it opts out.
 constexpr const char* kUpdate =
     "UPDATE contacts SET "
     "  first_name = CASE WHEN ?2 OR ?3 <> '' THEN ?3 ELSE first_name END, "
     "  last_name = CASE WHEN ?2 OR ?4 <> '' THEN ?4 ELSE last_name END, "
     "  attrs = CASE WHEN ?2 THEN ?5 ELSE json_patch(attrs, ?5) END, "
-    "  status = CASE WHEN status IN ('subscribed', 'pending') AND ?6 IN ('unsubscribed', 'bounced', 'complained') "
-    "           THEN ?6 ELSE status END, "
+    "  status = CASE WHEN ?6 IS NOT NULL AND (status = 'subscribed' OR status = 'pending') THEN ?6 ELSE status END, "
     "  updated_at = ?7 "
     "WHERE id = ?1";
 constexpr const char* kInsert =
@@ -130,7 +130,11 @@ Result<std::int64_t> ContactRepository::upsert_returning_id(const Contact& c, Up
       auto stmt = db_.cached(kUpdate);
       if (!stmt) return std::unexpected(stmt.error());
       (*stmt)->bind(1, **existing).bind(2, replace ? 1 : 0).bind(3, c.first_name).bind(4, c.last_name);
-      (*stmt)->bind(5, attrs).bind(6, c.status).bind(7, c.updated_at);
+      (*stmt)->bind(5, attrs).bind(7, c.updated_at);
+      if (is_opted_out_status(c.status))
+        (*stmt)->bind(6, c.status);
+      else
+        (*stmt)->bind(6, nullptr);
       if (auto s = (*stmt)->run(); !s) return std::unexpected(s.error());
       id = **existing;
     } else {

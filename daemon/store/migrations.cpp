@@ -8,7 +8,7 @@ namespace campaignd::store {
 namespace {
 
 // Never edit a migration that has shipped: add the next one.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: contacts, tags, campaigns, sends, events, suppressions.
     R"SQL(
 CREATE TABLE contacts (
@@ -87,6 +87,34 @@ CREATE TABLE suppressions (
   reason      TEXT NOT NULL,
   created_at  INTEGER NOT NULL
 );
+)SQL",
+    // 2: response tracking and consent: topic opt-outs, webhook replay memory, soft-bounce
+    // counts, auto-reply memory, and lookups by recipient for events.
+    R"SQL(
+CREATE TABLE contact_topics (
+  contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  topic       TEXT NOT NULL,
+  subscribed  INTEGER NOT NULL,            -- 0 = left this topic
+  updated_at  INTEGER NOT NULL,
+  PRIMARY KEY (contact_id, topic)
+) WITHOUT ROWID;
+
+CREATE TABLE webhook_nonces (              -- signatures seen, so a replay inside the window is refused
+  provider  TEXT NOT NULL,
+  nonce     TEXT NOT NULL,
+  seen_at   INTEGER NOT NULL,
+  PRIMARY KEY (provider, nonce)
+) WITHOUT ROWID;
+
+CREATE TABLE autoreplies (                 -- RFC 3834: at most one automatic reply per sender per period
+  sender      TEXT NOT NULL,
+  automation  TEXT NOT NULL,
+  replied_at  INTEGER NOT NULL,
+  PRIMARY KEY (sender, automation)
+) WITHOUT ROWID;
+
+ALTER TABLE contacts ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX events_by_send ON events(send_id, kind);
 )SQL",
 };
 

@@ -97,26 +97,45 @@ Status SendRepository::mark_skipped(std::int64_t id, const std::string& reason, 
   return (*stmt)->bind(1, id).bind(2, reason).bind(3, now).run();
 }
 
-Result<std::optional<SendRef>> SendRepository::find(std::int64_t id) {
-  auto stmt = db_.cached("SELECT id, campaign_id, contact_id, state FROM sends WHERE id = ?");
-  if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->bind(1, id);
-  auto row = (*stmt)->step();
+namespace {
+
+constexpr const char* kSendRefColumns = "id, campaign_id, contact_id, state, sent_at, message_id";
+
+Result<std::optional<SendRef>> read_send_ref(Statement& stmt) {
+  auto row = stmt.step();
   if (!row) {
-    (*stmt)->reset();
+    stmt.reset();
     return std::unexpected(row.error());
   }
   std::optional<SendRef> out;
   if (*row) {
     SendRef r;
-    r.id = (*stmt)->column_int(0);
-    r.campaign_id = (*stmt)->column_int(1);
-    if (!(*stmt)->column_is_null(2)) r.contact_id = (*stmt)->column_int(2);
-    r.state = (*stmt)->column_text(3);
+    r.id = stmt.column_int(0);
+    r.campaign_id = stmt.column_int(1);
+    if (!stmt.column_is_null(2)) r.contact_id = stmt.column_int(2);
+    r.state = stmt.column_text(3);
+    if (!stmt.column_is_null(4)) r.sent_at = stmt.column_int(4);
+    r.message_id = stmt.column_optional_text(5);
     out = r;
   }
-  (*stmt)->reset();
+  stmt.reset();
   return out;
+}
+
+}  // namespace
+
+Result<std::optional<SendRef>> SendRepository::find(std::int64_t id) {
+  auto stmt = db_.cached(std::string("SELECT ") + kSendRefColumns + " FROM sends WHERE id = ?");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, id);
+  return read_send_ref(**stmt);
+}
+
+Result<std::optional<SendRef>> SendRepository::find_by_message_id(const std::string& message_id) {
+  auto stmt = db_.cached(std::string("SELECT ") + kSendRefColumns + " FROM sends WHERE message_id = ?");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, message_id);
+  return read_send_ref(**stmt);
 }
 
 Result<nlohmann::json> SendRepository::for_contact(std::int64_t contact_id) {

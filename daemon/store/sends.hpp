@@ -27,6 +27,8 @@ struct SendRef {
   std::int64_t campaign_id = 0;
   std::optional<std::int64_t> contact_id;  // NULL once the contact was forgotten
   std::string state;
+  std::optional<util::UnixTime> sent_at;
+  std::optional<std::string> message_id;
 };
 
 class SendRepository {
@@ -49,6 +51,8 @@ class SendRepository {
   Status mark_skipped(std::int64_t id, const std::string& reason, util::UnixTime now);
 
   Result<std::optional<SendRef>> find(std::int64_t id);
+  // By our Message-ID (without angle brackets): how provider events and replies find their send.
+  Result<std::optional<SendRef>> find_by_message_id(const std::string& message_id);
   // Every send to one contact, for `campaignd export`: campaign name, state, message id, times.
   Result<nlohmann::json> for_contact(std::int64_t contact_id);
 

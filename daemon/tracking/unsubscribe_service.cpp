@@ -2,10 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/store/contacts.hpp"
-#include "daemon/store/events.hpp"
 #include "daemon/store/sends.hpp"
-#include "daemon/store/suppressions.hpp"
 #include "daemon/util/strings.hpp"
 
 namespace campaignd::tracking {
@@ -52,35 +49,19 @@ http::HttpResponse UnsubscribeService::post(const http::HttpRequest& request) {
 UnsubscribeOutcome UnsubscribeService::unsubscribe(const std::string& token, const std::string& source) {
   auto send_id = send_id_of(token);
   if (!send_id) return UnsubscribeOutcome::unknown_token;
-  util::UnixTime now = clock_.now();
-  bool found = false;
-  auto s = store_.writer().run([&](const store::Database& db) -> Status {
-    auto send = store::SendRepository(db).find(*send_id);
-    if (!send) return std::unexpected(send.error());
-    if (!*send) return {};
-    found = true;
-    if (!(*send)->contact_id) return {};  // forgotten: already suppressed by hash
-    store::ContactRepository contacts(db);
-    auto contact = contacts.find_by_id(*(*send)->contact_id);
-    if (!contact) return std::unexpected(contact.error());
-    if (!*contact) return {};
-    if (auto r = contacts.set_status((*contact)->id, "unsubscribed"); !r) return r;
-    if (auto r = store::SuppressionRepository(db).add((*contact)->email, "unsubscribed", now); !r) return r;
-    store::Event e;
-    e.kind = "unsubscribed";
-    e.contact_id = (*contact)->id;
-    e.campaign_id = (*send)->campaign_id;
-    e.send_id = (*send)->id;
-    e.at = now;
-    e.provider_event_id = "unsubscribe:" + std::to_string(*send_id);
-    e.data = {{"source", source}};
-    return store::EventRepository(db).insert(e);
-  });
-  if (!s) {
-    spdlog::error("unsubscribe for send {} failed: {}", *send_id, s.error());
+  ResponseEvent e;
+  e.kind = "unsubscribed";
+  e.send_id = *send_id;
+  e.at = clock_.now();
+  // One unsubscribe event per send, however often the link is used.
+  e.provider_event_id = "unsubscribe:" + std::to_string(*send_id);
+  e.data = {{"source", source}};
+  auto outcome = recorder_.record(e);
+  if (!outcome) {
+    spdlog::error("unsubscribe for send {} failed: {}", *send_id, outcome.error());
     return UnsubscribeOutcome::store_error;
   }
-  if (!found) return UnsubscribeOutcome::unknown_token;
+  if (!outcome->duplicate && !outcome->matched) return UnsubscribeOutcome::unknown_token;
   spdlog::info("send {}: contact unsubscribed ({})", *send_id, source);
   return UnsubscribeOutcome::done;
 }

@@ -8,6 +8,7 @@
 
 #include "daemon/http/http_types.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/tracking/event_recorder.hpp"
 #include "daemon/tracking/token.hpp"
 #include "daemon/util/clock.hpp"
 
@@ -17,8 +18,9 @@ enum class UnsubscribeOutcome { done, unknown_token, store_error };
 
 class UnsubscribeService {
  public:
-  UnsubscribeService(store::Store& store, const TokenSigner& signer, const util::Clock& clock)
-      : store_(store), signer_(signer), clock_(clock) {}
+  UnsubscribeService(store::Store& store, EventRecorder& recorder, const TokenSigner& signer,
+                     const util::Clock& clock)
+      : store_(store), recorder_(recorder), signer_(signer), clock_(clock) {}
 
   // GET /u/{token}
   http::HttpResponse page(const http::HttpRequest& request);
@@ -31,6 +33,7 @@ class UnsubscribeService {
   std::optional<std::int64_t> send_id_of(const std::string& token) const;
 
   store::Store& store_;
+  EventRecorder& recorder_;
   const TokenSigner& signer_;
   const util::Clock& clock_;
 };
