@@ -17,6 +17,7 @@
 #include "daemon/app/signals.hpp"
 #include "daemon/app/status_report.hpp"
 #include "daemon/campaigns/folder_watcher.hpp"
+#include "daemon/consent/subscribe_service.hpp"
 #include "daemon/campaigns/scheduler.hpp"
 #include "daemon/delivery/delivery_engine.hpp"
 #include "daemon/http/http_server.hpp"
@@ -24,6 +25,7 @@
 #include "daemon/tracking/unsubscribe_service.hpp"
 #include "daemon/transport/transport.hpp"
 #include "daemon/util/crypto.hpp"
+#include "daemon/util/email_address.hpp"
 
 namespace campaignd::app {
 
@@ -90,7 +92,22 @@ class DaemonStatus {
   std::chrono::steady_clock::time_point started_;
 };
 
-void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::UnsubscribeService& unsubscribe) {
+// The built-in confirmation campaign of double opt-in, when subscribe.from is set.
+std::optional<campaigns::Campaign> confirmation_campaign(const config::Config& cfg) {
+  auto from = util::parse_mailbox(cfg.subscribe.from);
+  if (!from) return std::nullopt;
+  campaigns::Campaign c;
+  c.kind = campaigns::CampaignKind::confirmation;
+  c.name = "_confirm-subscription";
+  c.from = *from;
+  c.subject = cfg.subscribe.subject;
+  c.template_name = "confirm-subscription";
+  c.track = false;
+  return c;
+}
+
+void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::UnsubscribeService& unsubscribe,
+                    consent::SubscribeService& subscribe) {
   using http::Access;
   using http::HttpRequest;
   using http::HttpResponse;
@@ -105,6 +122,8 @@ void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::Un
   const std::string token = R"(([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+))";
   server.route("GET", "/u/" + token, Access::anyone, [&](const HttpRequest& r) { return unsubscribe.page(r); });
   server.route("POST", "/u/" + token, Access::anyone, [&](const HttpRequest& r) { return unsubscribe.post(r); });
+  server.route("POST", "/api/subscribe", Access::anyone, [&](const HttpRequest& r) { return subscribe.subscribe(r); });
+  server.route("GET", "/c/" + token, Access::anyone, [&](const HttpRequest& r) { return subscribe.confirm(r); });
 }
 
 Status ensure_dir(const std::string& path) {
@@ -163,8 +182,9 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   if (!transport) return fail("transport: " + transport.error());
 
   campaigns::Catalog catalog;
-  campaigns::Scheduler scheduler(**store, catalog, clock,
-                                 {campaigns_dir, {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)}});
+  campaigns::SchedulerPaths scheduler_paths{
+      campaigns_dir, {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)}, confirmation_campaign(cfg)};
+  campaigns::Scheduler scheduler(**store, catalog, clock, scheduler_paths);
   delivery::MessageComposer composer(cfg.public_url, signer);
   delivery::DeliverySettings settings;
   settings.concurrency = relay.concurrency;
@@ -177,13 +197,19 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
 
   DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started);
   tracking::EventRecorder recorder(**store, clock, {cfg.soft_bounce_limit});
-  tracking::UnsubscribeService unsubscribe(**store, recorder, signer, clock);
+  auto unsubscribe =
+      tracking::UnsubscribeService::create(**store, recorder, signer, clock, cfg.resolve(cfg.templates_dir));
+  if (!unsubscribe) return fail("unsubscribe pages: " + unsubscribe.error());
+  auto subscribe = consent::SubscribeService::create(
+      **store, signer, clock, {cfg.subscribe.rate, cfg.subscribe.confirm_ttl_seconds},
+      [&scheduler] { return scheduler.confirmation_id(); }, cfg.resolve(cfg.templates_dir));
+  if (!subscribe) return fail("subscription pages: " + subscribe.error());
   std::unique_ptr<http::HttpServer> http;
   if (mode == RunMode::forever) {
     if (cfg.admin_token.empty())
       spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
     http = std::make_unique<http::HttpServer>(http::HttpSettings{cfg.http_listen, cfg.admin_token});
-    install_routes(*http, status, unsubscribe);
+    install_routes(*http, status, **unsubscribe, **subscribe);
     if (auto s = http->start(); !s) return std::unexpected(s.error());
   }
 

@@ -11,7 +11,12 @@
 
 namespace campaignd::campaigns {
 
+// Marketing campaigns come from files; the confirmation mail of double opt-in is a built-in
+// campaign that goes to pending contacts only and carries no List-Unsubscribe.
+enum class CampaignKind { marketing, confirmation };
+
 struct Campaign {
+  CampaignKind kind = CampaignKind::marketing;
   std::string name;  // unique id; defaults to the file's stem
   std::string file;
   util::Mailbox from;

@@ -101,10 +101,11 @@ PartialParse parse_campaign_partial(const std::string& text, const std::string& 
     if (!value) continue;
     if (key == "name") {
       std::string name(util::trim(*value));
-      bool ok = !name.empty() && name.size() <= 128;
+      // Names starting with '_' are the daemon's own (built-in campaigns).
+      bool ok = !name.empty() && name.size() <= 128 && name.front() != '_';
       for (char ch : name)
         if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) ok = false;
-      if (!ok) error(v, "name must be 1-128 letters, digits, '-', '_' or '.'");
+      if (!ok) error(v, "name must be 1-128 letters, digits, '-', '_' or '.', not starting with '_'");
       else c.name = name;
     } else if (key == "from") {
       have_from = true;

@@ -67,6 +67,27 @@ Status Scheduler::reload() {
       spdlog::info("campaign {} (id {}) loaded from {}: state {}", c.name, row.id, c.file, row.state);
     prepared[row.id] = std::make_shared<const PreparedCampaign>(row.id, std::move(c), std::move(checked.templates));
   }
+  if (paths_.confirmation) {
+    Campaign c = *paths_.confirmation;
+    auto templates = render::TemplateSet::load(paths_.loader.templates_dir, c.template_name, c.subject, "subscribe");
+    if (!templates) {
+      spdlog::error("double opt-in disabled: {}", templates.error());
+      load.errors.push_back({{paths_.loader.templates_dir, 0, 0}, "double opt-in: " + templates.error()});
+    } else {
+      std::int64_t id = 0;
+      auto s = store_.writer().run([&](const store::Database& db) -> Status {
+        store::CampaignRepository campaigns(db);
+        auto row = campaigns.upsert(c.name, "", definition_json(c), now, now);
+        if (!row) return std::unexpected(row.error());
+        id = row->id;
+        if (row->state != "running") return campaigns.mark_started(id, 0, now);
+        return {};
+      });
+      if (!s) return s;
+      confirmation_id_ = id;
+      prepared[id] = std::make_shared<const PreparedCampaign>(id, std::move(c), std::move(*templates));
+    }
+  }
   catalog_.replace(std::move(prepared), load.errors);
 
   // A running campaign whose file went away pauses (its sends stay queued); it resumes if the
@@ -76,7 +97,7 @@ Status Scheduler::reload() {
     auto rows = campaigns.list();
     if (!rows) return std::unexpected(rows.error());
     for (const auto& row : *rows) {
-      bool has_file = present.contains(row.id);
+      bool has_file = present.contains(row.id) || row.name.starts_with("_");
       if (row.state == "running" && !has_file) {
         spdlog::warn("campaign {} (id {}) paused: its file was removed or is invalid", row.name, row.id);
         if (auto s = campaigns.set_state(row.id, "paused", now); !s) return s;
@@ -99,7 +120,7 @@ Status Scheduler::start(const PreparedCampaign& prepared) {
   util::UnixTime now = clock_.now();
   std::int64_t recipients = 0;
   auto s = store_.writer().run([&](const store::Database& db) -> Status {
-    auto n = store::SendRepository(db).enqueue_matching(prepared.id, segment->where_sql, segment->params);
+    auto n = store::SendRepository(db).enqueue_matching(prepared.id, segment->where_sql, segment->params, c.topic);
     if (!n) return std::unexpected(n.error());
     recipients = *n;
     return store::CampaignRepository(db).mark_started(prepared.id, recipients, now);
@@ -131,7 +152,7 @@ Result<int> Scheduler::tick() {
   auto rows = campaigns.list();
   if (!rows) return std::unexpected(rows.error());
   for (const auto& row : *rows) {
-    if (row.state != "running") continue;
+    if (row.state != "running" || row.name.starts_with("_")) continue;  // built-ins never finish
     auto left = store::SendRepository(reader_).unfinished(row.id);
     if (!left) return std::unexpected(left.error());
     if (*left > 0) continue;

@@ -5,6 +5,7 @@
 // Single-threaded: reload() and tick() are called from the daemon's main loop only.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 
@@ -18,6 +19,9 @@ namespace campaignd::campaigns {
 struct SchedulerPaths {
   std::string campaigns_dir;
   LoaderPaths loader;
+  // The built-in double opt-in confirmation campaign (templates/confirm-subscription.*), when
+  // subscribe.from is configured. It is always running and never done.
+  std::optional<Campaign> confirmation;
 };
 
 class Scheduler {
@@ -28,6 +32,8 @@ class Scheduler {
   Status reload();
   // Starts due campaigns and closes finished ones; returns how many campaigns started.
   Result<int> tick();
+  // The confirmation campaign's id, once reload() has recorded it.
+  std::optional<std::int64_t> confirmation_id() const { return confirmation_id_; }
   // True when no campaign in the catalog is waiting to start or still has unsent mail due now.
   Result<bool> idle(bool include_future_schedules);
 
@@ -40,6 +46,7 @@ class Scheduler {
   SchedulerPaths paths_;
   store::Database reader_;
   std::set<std::string> logged_errors_;
+  std::optional<std::int64_t> confirmation_id_;
 };
 
 }  // namespace campaignd::campaigns

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "daemon/config/yaml_helpers.hpp"
+#include "daemon/util/email_address.hpp"
 #include "daemon/util/strings.hpp"
 
 namespace campaignd::config {
@@ -172,6 +173,24 @@ Config load(const std::string& path) {
         if (k.domain.empty() || k.selector.empty() || k.key_file.empty())
           throw ConfigError(PlacedError{place_of(d, path), "dkim entry needs domain, selector and key_file"});
         cfg.dkim.push_back(k);
+      }
+    } else if (key == "subscribe") {
+      expect_map(v, path, key);
+      for (const auto& e : v) {
+        auto sk = e.first.as<std::string>();
+        if (sk == "from") {
+          cfg.subscribe.from = scalar(e.second, path, sk);
+          if (!util::parse_mailbox(cfg.subscribe.from))
+            throw ConfigError(PlacedError{place_of(e.second, path), "subscribe.from: not a valid address"});
+        } else if (sk == "subject") {
+          cfg.subscribe.subject = scalar(e.second, path, sk);
+        } else if (sk == "rate") {
+          cfg.subscribe.rate = rate_or_throw(e.second, path);
+        } else if (sk == "confirm_ttl") {
+          cfg.subscribe.confirm_ttl_seconds = duration(e.second, path, sk);
+        } else {
+          throw ConfigError(PlacedError{place_of(e.first, path), "unknown subscribe key '" + sk + "'"});
+        }
       }
     } else if (key == "secrets") {
       expect_map(v, path, key);

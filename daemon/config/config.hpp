@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -37,6 +38,14 @@ struct DkimKey {
   std::string key_file;
 };
 
+// Double opt-in for POST /api/subscribe.
+struct SubscribeConfig {
+  std::string from;  // "Name <addr>" of the confirmation mail; empty = the endpoint answers 503
+  std::string subject = "Please confirm your subscription";
+  util::Rate rate{10, 60};                   // sign-ups per client address (10 a minute)
+  std::int64_t confirm_ttl_seconds = 7 * 86400;  // how long a confirmation link works
+};
+
 struct Config {
   std::string file;                // where it was read from ("" = defaults only)
   std::string base_dir;            // relative paths are resolved against the config file's folder
@@ -55,6 +64,7 @@ struct Config {
   std::string admin_token_env = "CAMPAIGND_ADMIN_TOKEN";
   std::string token_key;           // resolved value of token_key_env
   std::string admin_token;         // resolved value of admin_token_env
+  SubscribeConfig subscribe;
   std::string log_level = "info";
   int max_attempts = 8;            // temporary failures before a send is marked failed
   int retry_base_seconds = 300;    // first backoff; doubles up to retry_max_seconds

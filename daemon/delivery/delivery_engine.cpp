@@ -7,6 +7,7 @@
 #include "daemon/store/contacts.hpp"
 #include "daemon/store/events.hpp"
 #include "daemon/store/suppressions.hpp"
+#include "daemon/store/topics.hpp"
 
 namespace campaignd::delivery {
 
@@ -201,13 +202,23 @@ void DeliveryEngine::deliver(const store::ClaimedSend& item, transport::Session*
     return;
   }
   if (!*contact) return skip("contact no longer exists");
-  if ((*contact)->status != "subscribed") return skip("contact is " + (*contact)->status);
+  // The confirmation mail of double opt-in goes to pending contacts, everything else to subscribed ones.
+  const char* wanted = campaign->campaign.kind == campaigns::CampaignKind::confirmation ? "pending" : "subscribed";
+  if ((*contact)->status != wanted) return skip("contact is " + (*contact)->status);
   auto suppressed = store::SuppressionRepository(reader).is_suppressed((*contact)->email);
   if (!suppressed) {
     release({item}, clock_.now() + kPausedRetrySeconds);
     return;
   }
   if (*suppressed) return skip("address is suppressed");
+  if (const auto& topic = campaign->campaign.topic) {
+    auto left = store::TopicRepository(reader).has_left(item.contact_id, *topic);
+    if (!left) {
+      release({item}, clock_.now() + kPausedRetrySeconds);
+      return;
+    }
+    if (*left) return skip("contact left topic " + *topic);
+  }
 
   auto message = composer_.compose(campaign->campaign, campaign->templates, **contact, item.id, clock_.now());
   if (!message) {

@@ -96,6 +96,21 @@ Status CampaignRepository::set_state(std::int64_t id, const std::string& state, 
   return (*stmt)->bind(1, id).bind(2, state).bind(3, error).bind(4, now).run();
 }
 
+Result<std::optional<std::string>> CampaignRepository::topic_of(std::int64_t id) {
+  auto stmt = db_.cached("SELECT json_extract(definition, '$.topic') FROM campaigns WHERE id = ?");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, id);
+  auto row = (*stmt)->step();
+  if (!row) {
+    (*stmt)->reset();
+    return std::unexpected(row.error());
+  }
+  std::optional<std::string> topic;
+  if (*row) topic = (*stmt)->column_optional_text(0);
+  (*stmt)->reset();
+  return topic;
+}
+
 Result<SendCounts> CampaignRepository::send_counts(std::int64_t id) {
   auto stmt = db_.cached("SELECT state, COUNT(*) FROM sends WHERE campaign_id = ? GROUP BY state");
   if (!stmt) return std::unexpected(stmt.error());

@@ -44,6 +44,8 @@ class CampaignRepository {
   Status set_state(std::int64_t id, const std::string& state, util::UnixTime now,
                    const std::optional<std::string>& error = std::nullopt);
   Result<SendCounts> send_counts(std::int64_t id);
+  // The `topic:` of the campaign file as last loaded, if any.
+  Result<std::optional<std::string>> topic_of(std::int64_t id);
 
  private:
   const Database& db_;

@@ -18,22 +18,35 @@ Result<std::int64_t> single_int(Statement& s) {
 }  // namespace
 
 Result<std::int64_t> SendRepository::enqueue_matching(std::int64_t campaign_id, const std::string& where_sql,
-                                                      const std::vector<SqlValue>& params) {
+                                                      const std::vector<SqlValue>& params,
+                                                      const std::optional<std::string>& topic) {
   // Segment SQL differs per campaign, so this statement is prepared afresh (it runs once).
   auto stmt = db_.prepare(
       "INSERT OR IGNORE INTO sends (campaign_id, contact_id, state, next_attempt_at) "
       "SELECT ?1, c.id, 'queued', 0 FROM contacts c "
       "WHERE c.status = 'subscribed' "
-      "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = c.email) AND (" +
+      "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = c.email) "
+      "AND NOT EXISTS (SELECT 1 FROM contact_topics t WHERE t.contact_id = c.id AND t.topic = ?2 "
+      "                AND t.subscribed = 0) AND (" +
       where_sql + ")");
   if (!stmt) return std::unexpected(stmt.error());
   stmt->bind(1, campaign_id);
-  stmt->bind_all(params, 2);
+  stmt->bind(2, topic);
+  stmt->bind_all(params, 3);
   if (auto s = stmt->run(); !s) return std::unexpected(s.error());
   auto count = db_.cached("SELECT COUNT(*) FROM sends WHERE campaign_id = ?");
   if (!count) return std::unexpected(count.error());
   (*count)->bind(1, campaign_id);
   return single_int(**count);
+}
+
+Status SendRepository::enqueue_one(std::int64_t campaign_id, std::int64_t contact_id, util::UnixTime now) {
+  auto stmt = db_.cached(
+      "INSERT INTO sends (campaign_id, contact_id, state, next_attempt_at, updated_at) VALUES (?1, ?2, 'queued', 0, ?3) "
+      "ON CONFLICT(campaign_id, contact_id) DO UPDATE SET state = 'queued', attempts = 0, next_attempt_at = 0, "
+      "message_id = NULL, updated_at = ?3 WHERE state <> 'sending'");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->bind(1, campaign_id).bind(2, contact_id).bind(3, now).run();
 }
 
 Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, int limit) {

@@ -35,10 +35,14 @@ class SendRepository {
  public:
   explicit SendRepository(const Database& db) : db_(db) {}
 
-  // Adds a queued send for every subscribed contact matching `where_sql` (over contacts `c`)
-  // that has none yet for this campaign; returns how many rows the campaign has in all.
+  // Adds a queued send for every subscribed, unsuppressed contact matching `where_sql` (over
+  // contacts `c`) who has not left `topic` (when given) and has none yet for this campaign;
+  // returns how many rows the campaign has in all.
   Result<std::int64_t> enqueue_matching(std::int64_t campaign_id, const std::string& where_sql,
-                                        const std::vector<SqlValue>& params);
+                                        const std::vector<SqlValue>& params,
+                                        const std::optional<std::string>& topic = std::nullopt);
+  // Queues one send (a confirmation mail); an existing row for the pair is queued again.
+  Status enqueue_one(std::int64_t campaign_id, std::int64_t contact_id, util::UnixTime now);
   // Marks up to `limit` due queued sends as sending and returns them, oldest first.
   Result<std::vector<ClaimedSend>> claim_due(util::UnixTime now, int limit);
   // After a crash, what was in flight is queued again (it may go twice; nothing is lost).
