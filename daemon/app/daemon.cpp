@@ -22,6 +22,9 @@
 #include "daemon/delivery/delivery_engine.hpp"
 #include "daemon/http/http_server.hpp"
 #include "daemon/store/sends.hpp"
+#include "daemon/tracking/machine_detector.hpp"
+#include "daemon/tracking/tracking_links.hpp"
+#include "daemon/tracking/tracking_service.hpp"
 #include "daemon/tracking/unsubscribe_service.hpp"
 #include "daemon/transport/transport.hpp"
 #include "daemon/util/crypto.hpp"
@@ -107,7 +110,7 @@ std::optional<campaigns::Campaign> confirmation_campaign(const config::Config& c
 }
 
 void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::UnsubscribeService& unsubscribe,
-                    consent::SubscribeService& subscribe) {
+                    consent::SubscribeService& subscribe, tracking::TrackingService& tracking) {
   using http::Access;
   using http::HttpRequest;
   using http::HttpResponse;
@@ -122,6 +125,8 @@ void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::Un
   const std::string token = R"(([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+))";
   server.route("GET", "/u/" + token, Access::anyone, [&](const HttpRequest& r) { return unsubscribe.page(r); });
   server.route("POST", "/u/" + token, Access::anyone, [&](const HttpRequest& r) { return unsubscribe.post(r); });
+  server.route("GET", "/t/o/" + token, Access::anyone, [&](const HttpRequest& r) { return tracking.open(r); });
+  server.route("GET", "/t/c/" + token, Access::anyone, [&](const HttpRequest& r) { return tracking.click(r); });
   server.route("POST", "/api/subscribe", Access::anyone, [&](const HttpRequest& r) { return subscribe.subscribe(r); });
   server.route("GET", "/c/" + token, Access::anyone, [&](const HttpRequest& r) { return subscribe.confirm(r); });
 }
@@ -185,7 +190,8 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   campaigns::SchedulerPaths scheduler_paths{
       campaigns_dir, {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)}, confirmation_campaign(cfg)};
   campaigns::Scheduler scheduler(**store, catalog, clock, scheduler_paths);
-  delivery::MessageComposer composer(cfg.public_url, signer);
+  tracking::TrackingLinks links(cfg.public_url, signer);
+  delivery::MessageComposer composer(cfg.public_url, signer, &links);
   delivery::DeliverySettings settings;
   settings.concurrency = relay.concurrency;
   settings.rate_per_second = relay.rate.per_second();
@@ -197,6 +203,10 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
 
   DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started);
   tracking::EventRecorder recorder(**store, clock, {cfg.soft_bounce_limit});
+  tracking::MachineDetectorSettings detector_settings;
+  detector_settings.seconds_after_send = cfg.scanner_window_seconds;
+  tracking::MachineDetector detector(clock, detector_settings);
+  tracking::TrackingService tracking_service(**store, recorder, links, detector, clock);
   auto unsubscribe =
       tracking::UnsubscribeService::create(**store, recorder, signer, clock, cfg.resolve(cfg.templates_dir));
   if (!unsubscribe) return fail("unsubscribe pages: " + unsubscribe.error());
@@ -209,7 +219,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     if (cfg.admin_token.empty())
       spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
     http = std::make_unique<http::HttpServer>(http::HttpSettings{cfg.http_listen, cfg.admin_token});
-    install_routes(*http, status, **unsubscribe, **subscribe);
+    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service);
     if (auto s = http->start(); !s) return std::unexpected(s.error());
   }
 

@@ -9,6 +9,7 @@
 #include "daemon/store/campaigns.hpp"
 #include "daemon/store/contacts.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/tracking/tracking_links.hpp"
 
 namespace campaignd::cli {
 
@@ -82,7 +83,8 @@ int cmd_preview(const Args& args) {
     return Exit::internal_error;
   }
   tracking::TokenSigner signer(*key);
-  delivery::MessageComposer composer(cfg->public_url, signer);
+  tracking::TrackingLinks links(cfg->public_url, signer);
+  delivery::MessageComposer composer(cfg->public_url, signer, &links);
   // A preview has no send yet; its links carry send id 0, which matches nothing.
   auto message = composer.compose(found->campaign, found->templates, **contact, 0, clock.now());
   if (!message) {

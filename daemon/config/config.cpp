@@ -174,6 +174,13 @@ Config load(const std::string& path) {
           throw ConfigError(PlacedError{place_of(d, path), "dkim entry needs domain, selector and key_file"});
         cfg.dkim.push_back(k);
       }
+    } else if (key == "tracking") {
+      expect_map(v, path, key);
+      for (const auto& e : v) {
+        auto tk = e.first.as<std::string>();
+        if (tk == "scanner_window") cfg.scanner_window_seconds = duration(e.second, path, tk);
+        else throw ConfigError(PlacedError{place_of(e.first, path), "unknown tracking key '" + tk + "'"});
+      }
     } else if (key == "subscribe") {
       expect_map(v, path, key);
       for (const auto& e : v) {

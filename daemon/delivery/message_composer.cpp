@@ -1,14 +1,20 @@
 #include "daemon/delivery/message_composer.hpp"
 
+#include "daemon/consent/subscribe_service.hpp"
+#include "daemon/render/link_rewriter.hpp"
 #include "daemon/render/mime.hpp"
 #include "daemon/util/email_address.hpp"
 
 namespace campaignd::delivery {
 
-std::string MessageComposer::unsubscribe_url(std::int64_t send_id) const {
+std::string MessageComposer::base_url() const {
   std::string base = public_url_;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  return base + "/u/" + signer_.sign(tracking::TokenPurpose::unsubscribe, std::to_string(send_id));
+  return base;
+}
+
+std::string MessageComposer::unsubscribe_url(std::int64_t send_id) const {
+  return base_url() + "/u/" + signer_.sign(tracking::TokenPurpose::unsubscribe, std::to_string(send_id));
 }
 
 nlohmann::json MessageComposer::context_for(const campaigns::Campaign& campaign, const store::Contact& contact,
@@ -32,7 +38,13 @@ Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& camp
   if (!contact.last_name.empty()) full_name += (full_name.empty() ? "" : " ") + contact.last_name;
   to->display_name = full_name;
 
-  auto content = templates.render(context_for(campaign, contact, send_id));
+  const bool confirmation = campaign.kind == campaigns::CampaignKind::confirmation;
+  nlohmann::json context = context_for(campaign, contact, send_id);
+  if (confirmation) {
+    context["confirm_url"] = base_url() + "/c/" + consent::SubscribeService::confirm_token(signer_, contact.id, now);
+    context.erase("unsubscribe_url");
+  }
+  auto content = templates.render(context);
   if (!content) return std::unexpected(content.error());
 
   render::OutgoingMessage m;
@@ -45,13 +57,27 @@ Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& camp
   m.date = now;
   m.message_id = render::make_message_id(util::domain_of(campaign.from.address));
   std::string unsubscribe = unsubscribe_url(send_id);
-  m.extra_headers = {
+  if (campaign.track && links_) {
+    // The unsubscribe link stays direct: it must work even if tracking is ever switched off.
+    render::UrlMapper to_click = [&](std::string_view url) { return links_->click_url(send_id, url); };
+    render::RewriteOptions keep{unsubscribe};
+    if (m.html)
+      m.html = render::add_open_pixel(render::rewrite_html_links(*m.html, to_click, keep).html,
+                                      links_->open_url(send_id));
+    if (m.text) m.text = render::rewrite_text_links(*m.text, to_click, keep).text;
+  }
+  if (confirmation) {
+    // Transactional: the answer to a sign-up, not list mail.
+    m.extra_headers = {{"Auto-Submitted", "auto-generated"}};
+  } else {
+    m.extra_headers = {
       {"List-Unsubscribe", "<" + unsubscribe + ">"},
       {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
       {"List-Id", campaign.name + " <" + campaign.name + ".list." + util::domain_of(campaign.from.address) + ">"},
       {"Auto-Submitted", "auto-generated"},
       {"X-Campaign", campaign.name},
-  };
+    };
+  }
 
   ComposedMessage out;
   out.message_id = m.message_id;

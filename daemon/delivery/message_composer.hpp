@@ -11,6 +11,7 @@
 #include "daemon/render/template_set.hpp"
 #include "daemon/store/contacts.hpp"
 #include "daemon/tracking/token.hpp"
+#include "daemon/tracking/tracking_links.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/result.hpp"
 
@@ -25,8 +26,12 @@ struct ComposedMessage {
 
 class MessageComposer {
  public:
-  MessageComposer(std::string public_url, const tracking::TokenSigner& signer)
-      : public_url_(std::move(public_url)), signer_(signer) {}
+  // With `links`, campaigns that track (campaign.track) get their links rewritten to click URLs
+  // and an open pixel; without, every message goes out as rendered. `links` may be null and must
+  // otherwise outlive the composer.
+  MessageComposer(std::string public_url, const tracking::TokenSigner& signer,
+                  const tracking::TrackingLinks* links = nullptr)
+      : public_url_(std::move(public_url)), signer_(signer), links_(links) {}
 
   // The Mustache context for one contact: attributes, then the contact's own fields, then links.
   nlohmann::json context_for(const campaigns::Campaign& campaign, const store::Contact& contact,
@@ -36,8 +41,11 @@ class MessageComposer {
   std::string unsubscribe_url(std::int64_t send_id) const;
 
  private:
+  std::string base_url() const;  // public_url without a trailing slash
+
   std::string public_url_;
   const tracking::TokenSigner& signer_;
+  const tracking::TrackingLinks* links_;
 };
 
 }  // namespace campaignd::delivery

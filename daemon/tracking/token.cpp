@@ -39,6 +39,9 @@ std::optional<std::string> TokenSigner::verify(TokenPurpose purpose, std::string
   if (!util::base64url_decode(token.substr(0, dot), payload) || !util::base64url_decode(token.substr(dot + 1), given))
     return std::nullopt;
   if (!util::constant_time_equals(given, mac(key_, purpose, payload))) return std::nullopt;
+  // base64url ignores the unused low bits of a last character; only the one canonical spelling
+  // of a token is valid, so no altered token verifies.
+  if (token != sign(purpose, payload)) return std::nullopt;
   return payload;
 }
 
