@@ -8,7 +8,7 @@ namespace campaignd::store {
 namespace {
 
 // Never edit a migration that has shipped: add the next one.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: contacts, tags, campaigns, sends, events, suppressions.
     R"SQL(
 CREATE TABLE contacts (
@@ -116,6 +116,60 @@ CREATE TABLE autoreplies (                 -- RFC 3834: at most one automatic re
 ALTER TABLE contacts ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX events_by_send ON events(send_id, kind);
 )SQL",
+    // 3: automations. A send may now repeat for one campaign and contact, once per `occurrence`
+    // (0 for campaigns, the enrollment id for automation steps), and carries a `context` (e.g. the
+    // message an autoresponse answers). Enrollments hold each contact's place in an automation.
+    R"SQL(
+CREATE TABLE sends_v3 (
+  id               INTEGER PRIMARY KEY,
+  campaign_id      INTEGER NOT NULL REFERENCES campaigns(id),
+  contact_id       INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+  occurrence       INTEGER NOT NULL DEFAULT 0,
+  state            TEXT NOT NULL DEFAULT 'queued'
+                   CHECK (state IN ('queued','sending','sent','failed','skipped')),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at  INTEGER NOT NULL DEFAULT 0,
+  message_id       TEXT,
+  last_code        INTEGER,
+  last_error       TEXT,
+  sent_at          INTEGER,
+  updated_at       INTEGER NOT NULL DEFAULT 0,
+  context          TEXT,
+  UNIQUE (campaign_id, contact_id, occurrence)
+);
+INSERT INTO sends_v3 (id, campaign_id, contact_id, occurrence, state, attempts, next_attempt_at, message_id,
+                      last_code, last_error, sent_at, updated_at)
+  SELECT id, campaign_id, contact_id, 0, state, attempts, next_attempt_at, message_id, last_code, last_error,
+         sent_at, updated_at FROM sends;
+DROP TABLE sends;
+ALTER TABLE sends_v3 RENAME TO sends;
+CREATE INDEX sends_due ON sends(next_attempt_at, id) WHERE state = 'queued';
+CREATE INDEX sends_by_state ON sends(campaign_id, state);
+CREATE INDEX sends_by_contact ON sends(contact_id);
+CREATE UNIQUE INDEX sends_by_message_id ON sends(message_id) WHERE message_id IS NOT NULL;
+
+CREATE TABLE enrollments (
+  id             INTEGER PRIMARY KEY,
+  automation     TEXT NOT NULL,              -- the automation's name
+  contact_id     INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  state          TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active','completed','exited')),
+  step           INTEGER NOT NULL DEFAULT 0, -- the next step to send (0-based)
+  due_at         INTEGER NOT NULL,           -- when that step is due
+  entered_at     INTEGER NOT NULL,
+  finished_at    INTEGER,
+  exit_reason    TEXT,
+  trigger_event  INTEGER,                    -- events.id that enrolled the contact
+  context        TEXT NOT NULL DEFAULT '{}'  -- what the steps may need (the message replied to)
+);
+CREATE UNIQUE INDEX enrollments_one_active ON enrollments(automation, contact_id) WHERE state = 'active';
+CREATE INDEX enrollments_due ON enrollments(due_at) WHERE state = 'active';
+CREATE INDEX enrollments_by_contact ON enrollments(contact_id, state);
+
+CREATE TABLE automation_cursor (             -- the last event each automation engine pass has seen
+  name      TEXT PRIMARY KEY,
+  event_id  INTEGER NOT NULL
+) WITHOUT ROWID;
+)SQL",
 };
 
 }  // namespace
@@ -132,15 +186,36 @@ Status migrate(const Database& db) {
   if (current > latest_schema_version())
     return fail("database schema version " + std::to_string(current) + " is newer than this campaignd (" +
                 std::to_string(latest_schema_version()) + ")");
-  for (int version = current + 1; version <= latest_schema_version(); ++version) {
+  if (current == latest_schema_version()) return {};
+  // SQLite's procedure for rebuilding tables: foreign keys off (it cannot change inside a
+  // transaction), rebuild, check every reference, commit, foreign keys back on.
+  if (auto s = db.exec("PRAGMA foreign_keys = OFF"); !s) return s;
+  Status result;
+  for (int version = current + 1; version <= latest_schema_version() && result; ++version) {
     Transaction tx(db);
-    if (!tx.begun()) return std::unexpected(tx.begun().error());
-    if (auto s = db.exec(kMigrations[static_cast<size_t>(version - 1)]); !s)
-      return fail("migration " + std::to_string(version) + ": " + s.error());
-    if (auto s = db.exec("PRAGMA user_version = " + std::to_string(version)); !s) return s;
-    if (auto s = tx.commit(); !s) return s;
+    if (!tx.begun()) {
+      result = std::unexpected(tx.begun().error());
+      break;
+    }
+    if (auto s = db.exec(kMigrations[static_cast<size_t>(version - 1)]); !s) {
+      result = fail("migration " + std::to_string(version) + ": " + s.error());
+      break;
+    }
+    auto check = db.prepare("PRAGMA foreign_key_check");
+    if (!check) {
+      result = std::unexpected(check.error());
+      break;
+    }
+    if (auto row = check->step(); !row || *row) {
+      result = fail("migration " + std::to_string(version) + " leaves broken references");
+      break;
+    }
+    check->reset();
+    if (auto s = db.exec("PRAGMA user_version = " + std::to_string(version)); !s) result = s;
+    else if (auto c = tx.commit(); !c) result = c;
   }
-  return {};
+  if (auto s = db.exec("PRAGMA foreign_keys = ON"); !s && result) result = s;
+  return result;
 }
 
 }  // namespace campaignd::store

@@ -43,7 +43,7 @@ Result<std::int64_t> SendRepository::enqueue_matching(std::int64_t campaign_id, 
 Status SendRepository::enqueue_one(std::int64_t campaign_id, std::int64_t contact_id, util::UnixTime now) {
   auto stmt = db_.cached(
       "INSERT INTO sends (campaign_id, contact_id, state, next_attempt_at, updated_at) VALUES (?1, ?2, 'queued', 0, ?3) "
-      "ON CONFLICT(campaign_id, contact_id) DO UPDATE SET state = 'queued', attempts = 0, next_attempt_at = 0, "
+      "ON CONFLICT(campaign_id, contact_id, occurrence) DO UPDATE SET state = 'queued', attempts = 0, next_attempt_at = 0, "
       "message_id = NULL, updated_at = ?3 WHERE state <> 'sending'");
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)->bind(1, campaign_id).bind(2, contact_id).bind(3, now).run();
