@@ -1,5 +1,6 @@
 #include "daemon/app/status_report.hpp"
 
+#include <map>
 #include <sstream>
 
 #include "daemon/store/campaigns.hpp"
@@ -17,6 +18,24 @@ Result<nlohmann::json> build_status(const store::Database& reader, const std::ve
   store::CampaignRepository campaigns(reader);
   auto rows = campaigns.list();
   if (!rows) return std::unexpected(rows.error());
+  // Responses per campaign: distinct contacts per event kind, human events only.
+  std::map<std::int64_t, nlohmann::json> responses;
+  {
+    auto stmt = reader.cached(
+        "SELECT campaign_id, kind, COUNT(DISTINCT contact_id) FROM events "
+        "WHERE campaign_id IS NOT NULL AND machine = 0 AND kind <> 'sent' GROUP BY campaign_id, kind");
+    if (!stmt) return std::unexpected(stmt.error());
+    while (true) {
+      auto r = (*stmt)->step();
+      if (!r) {
+        (*stmt)->reset();
+        return std::unexpected(r.error());
+      }
+      if (!*r) break;
+      responses[(*stmt)->column_int(0)][(*stmt)->column_text(1)] = (*stmt)->column_int(2);
+    }
+    (*stmt)->reset();
+  }
   out["campaigns"] = nlohmann::json::array();
   for (const auto& row : *rows) {
     auto counts = campaigns.send_counts(row.id);
@@ -32,6 +51,8 @@ Result<nlohmann::json> build_status(const store::Database& reader, const std::ve
     if (row.started_at) c["started_at"] = *row.started_at;
     if (row.finished_at) c["finished_at"] = *row.finished_at;
     if (row.error) c["error"] = *row.error;
+    auto it = responses.find(row.id);
+    c["events"] = it == responses.end() ? nlohmann::json::object() : it->second;
     out["campaigns"].push_back(std::move(c));
   }
   auto depth = store::SendRepository(reader).queue_depth();
@@ -77,6 +98,15 @@ std::string metrics_from_status(const nlohmann::json& status) {
     std::string name = label_escape(c.value("name", ""));
     for (const char* state : {"queued", "sent", "failed", "skipped"})
       m << "campaignd_sends{campaign=\"" << name << "\",state=\"" << state << "\"} " << c.value(state, 0) << "\n";
+  }
+  m << "# HELP campaignd_responses Distinct contacts per campaign and response kind (human only).\n"
+    << "# TYPE campaignd_responses gauge\n";
+  for (const auto& c : status["campaigns"]) {
+    if (!c.contains("events")) continue;
+    std::string name = label_escape(c.value("name", ""));
+    for (auto it = c["events"].begin(); it != c["events"].end(); ++it)
+      m << "campaignd_responses{campaign=\"" << name << "\",kind=\"" << label_escape(it.key()) << "\"} "
+        << it->get<std::int64_t>() << "\n";
   }
   m << "# HELP campaignd_sent_total Messages sent since start.\n# TYPE campaignd_sent_total counter\n"
     << "campaignd_sent_total " << status["totals"].value("sent", 0) << "\n";
