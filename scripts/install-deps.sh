@@ -10,7 +10,7 @@ packages=(
   libcurl4-openssl-dev libkainjow-mustache-dev libcpp-httplib-dev libsqlite3-dev libspdlog-dev
   doctest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   # tests: a real SMTP server, an independent DKIM verifier, the sqlite3 shell, curl
-  python3 python3-aiosmtpd python3-dkim sqlite3 curl
+  python3 python3-aiosmtpd python3-dkim python3-nacl openssl sqlite3 curl
 )
 
 missing=()

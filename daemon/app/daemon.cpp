@@ -190,8 +190,10 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   campaigns::SchedulerPaths scheduler_paths{
       campaigns_dir, {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)}, confirmation_campaign(cfg)};
   campaigns::Scheduler scheduler(**store, catalog, clock, scheduler_paths);
+  auto dkim = render::DkimKeyring::load(cfg.dkim, cfg.base_dir);
+  if (!dkim) return fail("dkim: " + dkim.error());
   tracking::TrackingLinks links(cfg.public_url, signer);
-  delivery::MessageComposer composer(cfg.public_url, signer, &links);
+  delivery::MessageComposer composer(cfg.public_url, signer, &links, &*dkim);
   delivery::DeliverySettings settings;
   settings.concurrency = relay.concurrency;
   settings.rate_per_second = relay.rate.per_second();

@@ -83,8 +83,13 @@ int cmd_preview(const Args& args) {
     return Exit::internal_error;
   }
   tracking::TokenSigner signer(*key);
+  auto dkim = render::DkimKeyring::load(cfg->dkim, cfg->base_dir);
+  if (!dkim) {
+    std::cerr << "campaignd preview: dkim: " << dkim.error() << "\n";
+    return Exit::user_error;
+  }
   tracking::TrackingLinks links(cfg->public_url, signer);
-  delivery::MessageComposer composer(cfg->public_url, signer, &links);
+  delivery::MessageComposer composer(cfg->public_url, signer, &links, &*dkim);
   // A preview has no send yet; its links carry send id 0, which matches nothing.
   auto message = composer.compose(found->campaign, found->templates, **contact, 0, clock.now());
   if (!message) {

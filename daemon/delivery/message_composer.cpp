@@ -84,6 +84,11 @@ Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& camp
   out.mail_from = campaign.from.address;
   out.rcpt_to = contact.email;
   out.bytes = render::build_mime(m);
+  if (dkim_ && !dkim_->empty()) {
+    auto signed_bytes = dkim_->sign(out.bytes, util::domain_of(campaign.from.address), now);
+    if (!signed_bytes) return fail("DKIM: " + signed_bytes.error());
+    out.bytes = std::move(*signed_bytes);
+  }
   return out;
 }
 

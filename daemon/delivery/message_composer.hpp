@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/campaigns/campaign.hpp"
+#include "daemon/render/dkim_keyring.hpp"
 #include "daemon/render/template_set.hpp"
 #include "daemon/store/contacts.hpp"
 #include "daemon/tracking/token.hpp"
@@ -29,9 +30,10 @@ class MessageComposer {
   // With `links`, campaigns that track (campaign.track) get their links rewritten to click URLs
   // and an open pixel; without, every message goes out as rendered. `links` may be null and must
   // otherwise outlive the composer.
+  // With `dkim`, every message whose From domain has keys is signed (RSA first, then Ed25519).
   MessageComposer(std::string public_url, const tracking::TokenSigner& signer,
-                  const tracking::TrackingLinks* links = nullptr)
-      : public_url_(std::move(public_url)), signer_(signer), links_(links) {}
+                  const tracking::TrackingLinks* links = nullptr, const render::DkimKeyring* dkim = nullptr)
+      : public_url_(std::move(public_url)), signer_(signer), links_(links), dkim_(dkim) {}
 
   // The Mustache context for one contact: attributes, then the contact's own fields, then links.
   nlohmann::json context_for(const campaigns::Campaign& campaign, const store::Contact& contact,
@@ -46,6 +48,7 @@ class MessageComposer {
   std::string public_url_;
   const tracking::TokenSigner& signer_;
   const tracking::TrackingLinks* links_;
+  const render::DkimKeyring* dkim_;
 };
 
 }  // namespace campaignd::delivery

@@ -78,11 +78,53 @@ class SmtpServer:
             self.proc.stdout.close()
 
 
+DKIM_DOMAIN = "acme.example"
+
+
+def make_dkim_keys(folder):
+    """An RSA 2048 and an Ed25519 key for DKIM_DOMAIN, and the DNS TXT records that publish them."""
+    os.makedirs(folder, exist_ok=True)
+    rsa = os.path.join(folder, "rsa.pem")
+    ed = os.path.join(folder, "ed25519.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ED25519", "-out", ed], check=True, capture_output=True)
+    import base64
+    def public_der(path):
+        return subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"], check=True,
+                              capture_output=True).stdout
+    records = {
+        f"s2026._domainkey.{DKIM_DOMAIN}.": b"v=DKIM1; k=rsa; p=" + base64.b64encode(public_der(rsa)),
+        f"e2026._domainkey.{DKIM_DOMAIN}.": b"v=DKIM1; k=ed25519; p=" + base64.b64encode(public_der(ed)[-32:]),
+    }
+    return rsa, ed, records
+
+
+def verify_dkim(raw, records):
+    """Every DKIM-Signature of `raw`, checked by Debian's python3-dkim (an independent verifier).
+    Returns the list of (algorithm, ok) from top to bottom."""
+    import dkim
+    def dnsfunc(name, timeout=5):
+        if isinstance(name, bytes):
+            name = name.decode()
+        return records.get(name.lower())
+    d = dkim.DKIM(raw)
+    count = len([1 for name, _ in d.headers if name.lower() == b"dkim-signature"])
+    results = []
+    for idx in range(count):
+        sig = dict(dkim.util.parse_tag_value(
+            [v for n, v in d.headers if n.lower() == b"dkim-signature"][idx].replace(b"\r\n", b"")))
+        results.append((sig[b"a"].decode(), dkim.DKIM(raw).verify(idx=idx, dnsfunc=dnsfunc)))
+    return results
+
+
 class Workdir:
-    """A scratch folder with campaignd.yaml, campaigns/, and the shipped templates and rules."""
+    """A scratch folder with campaignd.yaml, campaigns/, and the shipped templates and rules. Mail
+    from acme.example is DKIM-signed with a fresh RSA and Ed25519 key (self.dkim_records)."""
 
     def __init__(self, transport_url=None, extra_config=""):
         self.path = tempfile.mkdtemp(prefix="campaignd-it-")
+        rsa, ed, self.dkim_records = make_dkim_keys(os.path.join(self.path, "keys"))
         self.campaigns = os.path.join(self.path, "campaigns")
         os.makedirs(self.campaigns)
         shutil.copytree(os.path.join(ROOT, "templates"), os.path.join(self.path, "templates"))
@@ -104,11 +146,21 @@ transport:
 retry_base: 1s
 retry_max: 2s
 log_level: info
+dkim:
+  - {{ domain: {DKIM_DOMAIN}, selector: s2026, key_file: {rsa} }}
+  - {{ domain: {DKIM_DOMAIN}, selector: e2026, key_file: {ed} }}
 {extra_config}
 """)
         self.config = os.path.join(self.path, "campaignd.yaml")
         self.daemon = None
         self.log = open(os.path.join(self.path, "daemon.log"), "wb")
+
+    def assert_dkim(self, raw):
+        """Both signatures (RSA first, then Ed25519) verify."""
+        results = verify_dkim(raw, self.dkim_records)
+        algorithms = [a for a, _ in results]
+        if algorithms != ["rsa-sha256", "ed25519-sha256"] or not all(ok for _, ok in results):
+            raise AssertionError(f"DKIM: {results}")
 
     def env(self):
         env = dict(os.environ)

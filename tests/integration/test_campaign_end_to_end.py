@@ -69,6 +69,7 @@ class EndToEnd(unittest.TestCase):
 
         for entry in messages:
             raw = self.smtp.raw(entry)
+            self.work.assert_dkim(raw)
             self.assertNotIn(b"\n", raw.replace(b"\r\n", b""), "bare LF in message")
             self.assertNotIn(b"\r", raw.replace(b"\r\n", b""), "bare CR in message")
             self.assertTrue(all(len(line) <= 998 for line in raw.split(b"\r\n")))

@@ -42,6 +42,7 @@ class Subscribe(unittest.TestCase):
 
             mail = harness.wait_for(lambda: [m for m in smtp.messages() if m["rcpt_tos"] == ["new.person@example.com"]],
                                     timeout=20, what="the confirmation mail")
+            work.assert_dkim(smtp.raw(mail[0]))
             msg = email.message_from_bytes(smtp.raw(mail[0]), policy=email.policy.default)
             self.assertEqual(str(msg["Subject"]), "Please confirm your subscription to Acme")
             self.assertIsNone(msg["List-Unsubscribe"], "a confirmation is not marketing")

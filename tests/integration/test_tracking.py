@@ -51,6 +51,8 @@ class Tracking(unittest.TestCase):
             work.wait_campaign_done("promo")
             msgs = {m["rcpt_tos"][0]: email.message_from_bytes(smtp.raw(m), policy=email.policy.default)
                     for m in smtp.messages()}
+            for m in smtp.messages():
+                work.assert_dkim(smtp.raw(m))
             html = msgs["t0@example.com"].get_body(("html",)).get_content()
             text = msgs["t0@example.com"].get_body(("plain",)).get_content()
             clicks = re.findall(r'href="(http://127\.0\.0\.1:\d+/t/c/[^"]+)"', html)

@@ -38,6 +38,8 @@ class Unsubscribe(unittest.TestCase):
 
             victim = "p039@example.com"  # last in line for the second campaign
             first = [m for m in smtp.messages() if m["rcpt_tos"][0] == victim][0]
+            for m in smtp.messages():
+                work.assert_dkim(smtp.raw(m))
             msg = email.message_from_bytes(smtp.raw(first), policy=email.policy.default)
             url = str(msg["List-Unsubscribe"]).strip("<>")
             path = urllib.parse.urlparse(url).path
