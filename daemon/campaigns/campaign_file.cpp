@@ -97,6 +97,9 @@ PartialParse parse_campaign_partial(const std::string& text, const std::string& 
                       "throttle, topic, tracking)");
       continue;
     }
+    if (key == "from") have_from = true;
+    if (key == "subject") have_subject = true;
+    if (key == "template") have_template = true;
     auto value = scalar(v, key);
     if (!value) continue;
     if (key == "name") {
@@ -108,18 +111,15 @@ PartialParse parse_campaign_partial(const std::string& text, const std::string& 
       if (!ok) error(v, "name must be 1-128 letters, digits, '-', '_' or '.', not starting with '_'");
       else c.name = name;
     } else if (key == "from") {
-      have_from = true;
       if (auto box = util::parse_mailbox(*value)) c.from = *box;
       else error(v, "from: not a valid address: '" + *value + "'");
     } else if (key == "reply_to") {
       if (auto box = util::parse_mailbox(*value)) c.reply_to = *box;
       else error(v, "reply_to: not a valid address: '" + *value + "'");
     } else if (key == "subject") {
-      have_subject = true;
       if (util::trim(*value).empty()) error(v, "subject is empty");
       c.subject = *value;
     } else if (key == "template") {
-      have_template = true;
       c.template_name = std::string(util::trim(*value));
       c.template_place = place_of(v, path);
     } else if (key == "segment") {

@@ -41,7 +41,7 @@ std::optional<std::string> env_override(std::string_view dotted) {
 }
 
 util::Rate rate_or_throw(const YAML::Node& node, const std::string& file) {
-  auto r = util::parse_rate(node.as<std::string>());
+  auto r = node.IsScalar() ? util::parse_rate(node.Scalar()) : std::nullopt;
   if (!r) throw ConfigError(PlacedError{place_of(node, file), "expected a rate such as 50/s or 50000/24h"});
   return *r;
 }
@@ -88,10 +88,8 @@ void parse_transport(Config& cfg, const YAML::Node& node, const std::string& fil
       throw ConfigError(PlacedError{place_of(kv.first, file), "unknown transport key '" + key + "'"});
     }
   }
-  if (!short_form.url.empty() || cfg.relays.empty()) {
-    if (short_form.url.empty()) short_form.url = "maildir://" + (std::filesystem::path(cfg.data_dir) / "outbox").string();
-    cfg.relays.insert(cfg.relays.begin(), short_form);
-  }
+  // An empty url becomes the maildir outbox under data_dir in finish(), once data_dir is final.
+  if (!short_form.url.empty() || cfg.relays.empty()) cfg.relays.insert(cfg.relays.begin(), short_form);
 }
 
 void finish(Config& cfg, bool transport_seen);
@@ -238,6 +236,8 @@ void finish(Config& cfg, bool transport_seen) {
   }
   if (!transport_seen) parse_transport(cfg, YAML::Node(YAML::NodeType::Map), path);
   if (auto v = env_override("transport.url")) cfg.relays.front().url = *v;
+  if (cfg.relays.front().url.empty())
+    cfg.relays.front().url = "maildir://" + (std::filesystem::path(cfg.data_dir) / "outbox").string();
   if (auto v = env_override("transport.concurrency")) {
     long long n;
     if (!util::parse_int(*v, n) || n < 1 || n > 512) throw ConfigError("CAMPAIGND_TRANSPORT_CONCURRENCY: expected 1..512");

@@ -1,6 +1,24 @@
 #include "daemon/store/database.hpp"
 
+#include "daemon/store/suppressions.hpp"
+
 namespace campaignd::store {
+
+namespace {
+
+// SQL function suppression_key(email): the key suppressions are stored under, so queries can
+// look a contact's suppression up by primary key even after `forget` cleared the address.
+void sql_suppression_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  if (!text) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  std::string key = suppression_key(std::string_view(text, static_cast<size_t>(sqlite3_value_bytes(argv[0]))));
+  sqlite3_result_text(ctx, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+}
+
+}  // namespace
 
 Statement& Statement::bind(int index, std::int64_t v) {
   sqlite3_bind_int64(stmt_.get(), index, v);
@@ -88,6 +106,8 @@ Result<Database> Database::open(const std::string& path, OpenMode mode) {
   db.path_ = path;
   if (rc != SQLITE_OK) return fail("cannot open database " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
   sqlite3_busy_timeout(raw, 10000);
+  sqlite3_create_function(raw, "suppression_key", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                          sql_suppression_key, nullptr, nullptr);
   sqlite3_extended_result_codes(raw, 1);
   if (mode == OpenMode::read_write) {
     if (auto s = db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !s)

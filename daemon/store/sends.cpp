@@ -1,5 +1,7 @@
 #include "daemon/store/sends.hpp"
 
+#include <algorithm>
+
 namespace campaignd::store {
 
 namespace {
@@ -25,7 +27,7 @@ Result<std::int64_t> SendRepository::enqueue_matching(std::int64_t campaign_id, 
       "INSERT OR IGNORE INTO sends (campaign_id, contact_id, state, next_attempt_at) "
       "SELECT ?1, c.id, 'queued', 0 FROM contacts c "
       "WHERE c.status = 'subscribed' "
-      "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = c.email) "
+      "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = suppression_key(c.email)) "
       "AND NOT EXISTS (SELECT 1 FROM contact_topics t WHERE t.contact_id = c.id AND t.topic = ?2 "
       "                AND t.subscribed = 0) AND (" +
       where_sql + ")");
@@ -69,6 +71,8 @@ Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, i
                    static_cast<int>((*stmt)->column_int(3))});
   }
   (*stmt)->reset();
+  // RETURNING gives no order; the oldest sends (retries among them) go first.
+  std::sort(out.begin(), out.end(), [](const ClaimedSend& a, const ClaimedSend& b) { return a.id < b.id; });
   return out;
 }
 

@@ -17,7 +17,7 @@ std::future<Status> WriteQueue::submit(Job job) {
   auto future = done->get_future();
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && !thread_.joinable()) {
+    if (stopping_) {
       done->set_value(fail("write queue stopped"));
       return future;
     }
@@ -30,7 +30,10 @@ std::future<Status> WriteQueue::submit(Job job) {
 void WriteQueue::post(Job job) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && !thread_.joinable()) return;
+    if (stopping_) {
+      spdlog::error("store: write after stop dropped");
+      return;
+    }
     queue_.push_back({std::move(job), nullptr});
   }
   wake_.notify_one();

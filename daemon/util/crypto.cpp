@@ -91,7 +91,8 @@ bool base64url_decode(std::string_view text, std::string& out) {
       out.push_back(static_cast<char>((v >> bits) & 0xff));
     }
   }
-  return bits < 6;
+  // A lone final character, or unused low bits that are not zero, is not canonical base64url.
+  return bits < 6 && (v & ((1u << bits) - 1)) == 0;
 }
 
 std::string random_bytes(size_t n) {

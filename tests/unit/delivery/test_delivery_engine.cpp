@@ -1,0 +1,303 @@
+// delivery/delivery_engine: the send queue at work over a real store, real templates and the
+// real maildir and SMTP transports — outcomes, send-time opt-out checks, retries and drain.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/delivery/delivery_engine.hpp"
+#include "daemon/store/campaigns.hpp"
+#include "daemon/store/contacts.hpp"
+#include "daemon/store/sends.hpp"
+#include "daemon/store/suppressions.hpp"
+#include "tests/unit/campaigns/campaign_fixture.hpp"
+
+using namespace campaignd;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr util::UnixTime kNow = 1772355600;
+
+// A TCP port on 127.0.0.1 that nothing listens on: bound once, then closed.
+int closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(8)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+struct DeliveryFixture {
+  testing::CampaignFolders folders;
+  std::unique_ptr<store::Store> store = open_store(folders.tmp().file("var/campaignd.db"));
+  store::Database reader = open_reader(*store);
+  campaigns::Catalog catalog;
+  util::ManualClock clock{kNow};
+  tracking::TokenSigner signer{"test-key"};
+  delivery::MessageComposer composer{"http://127.0.0.1:8025/", signer};
+  std::string maildir = folders.tmp().file("outbox");
+  std::int64_t campaign_id = 0;
+  std::map<std::string, std::int64_t> contacts;
+
+  DeliveryFixture() {
+    folders.write_template("promo");
+    auto row = run_write([&](const store::Database& db) -> Result<std::int64_t> {
+      auto r = store::CampaignRepository(db).upsert("sale", "campaigns/sale.yaml", "{}", kNow, kNow);
+      if (!r) return std::unexpected(r.error());
+      return r->id;
+    });
+    campaign_id = row;
+    campaigns::Campaign c;
+    c.name = "sale";
+    c.file = "campaigns/sale.yaml";
+    c.from = *util::parse_mailbox("Acme <news@acme.example>");
+    c.subject = "Hi {{first_name}}";
+    c.template_name = "promo";
+    c.track = false;
+    auto templates = render::TemplateSet::load(folders.templates_dir(), "promo", c.subject, "test");
+    REQUIRE_MESSAGE(templates, (templates ? "" : templates.error()));
+    std::map<std::int64_t, campaigns::PreparedCampaignPtr> prepared;
+    prepared[campaign_id] = std::make_shared<const campaigns::PreparedCampaign>(campaign_id, c, std::move(*templates));
+    catalog.replace(std::move(prepared), {});
+  }
+
+  static std::unique_ptr<store::Store> open_store(const std::string& path) {
+    auto s = store::Store::open(path);
+    REQUIRE_MESSAGE(s, (s ? "" : s.error()));
+    return std::move(*s);
+  }
+  static store::Database open_reader(store::Store& s) {
+    auto r = s.open_reader();
+    REQUIRE(r);
+    return std::move(*r);
+  }
+  std::int64_t run_write(const std::function<Result<std::int64_t>(const store::Database&)>& job) {
+    std::int64_t out = 0;
+    auto s = store->writer().run([&](const store::Database& db) -> Status {
+      auto r = job(db);
+      if (!r) return std::unexpected(r.error());
+      out = *r;
+      return {};
+    });
+    REQUIRE_MESSAGE(s, (s ? "" : s.error()));
+    return out;
+  }
+  void write(std::function<Status(const store::Database&)> job) {
+    auto s = store->writer().run(std::move(job));
+    REQUIRE_MESSAGE(s, (s ? "" : s.error()));
+  }
+
+  // Adds subscribed contacts and queues the campaign to all of them.
+  void enqueue(const std::vector<std::string>& emails) {
+    for (const auto& email : emails) {
+      contacts[email] = run_write([&](const store::Database& db) -> Result<std::int64_t> {
+        store::Contact c;
+        c.email = email;
+        c.first_name = email.substr(0, email.find('@'));
+        c.created_at = c.updated_at = kNow;
+        return store::ContactRepository(db).upsert_returning_id(c, store::UpsertMode::merge);
+      });
+    }
+    auto n = run_write([&](const store::Database& db) -> Result<std::int64_t> {
+      return store::SendRepository(db).enqueue_matching(campaign_id, "1", {});
+    });
+    REQUIRE(n == static_cast<std::int64_t>(emails.size()));
+  }
+
+  std::unique_ptr<transport::Transport> maildir_transport() {
+    auto t = transport::make_transport({.url = "maildir://" + maildir});
+    REQUIRE_MESSAGE(t, (t ? "" : t.error()));
+    return std::move(*t);
+  }
+  std::vector<fs::path> delivered() const {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(maildir + "/new", ec)) out.push_back(e.path());
+    return out;
+  }
+  std::int64_t count(const std::string& where) {
+    return testing::query_int(reader, "SELECT COUNT(*) FROM sends WHERE " + where);
+  }
+  std::string state_for(const std::string& email) {
+    return testing::query_text(reader, "SELECT state FROM sends WHERE contact_id = " + std::to_string(contacts[email]));
+  }
+};
+
+delivery::DeliverySettings settings(int concurrency = 2) {
+  delivery::DeliverySettings s;
+  s.concurrency = concurrency;
+  s.batch_size = 50;
+  s.max_attempts = 2;
+  s.retry_base_seconds = 1;
+  s.retry_max_seconds = 60;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("delivery: every queued send ends sent, one maildir file each") {
+  DeliveryFixture f;
+  std::vector<std::string> emails;
+  for (int i = 0; i < 12; ++i) emails.push_back("user" + std::to_string(i) + "@example.com");
+  f.enqueue(emails);
+  auto transport = f.maildir_transport();
+  delivery::DeliveryEngine engine(*f.store, f.catalog, *transport, f.composer, f.clock, settings(3));
+  engine.start();
+  CHECK(wait_until([&] { return f.count("state = 'sent'") == 12; }));
+  engine.drain();
+  CHECK(f.count("state <> 'sent'") == 0);
+  CHECK(f.count("message_id IS NOT NULL AND sent_at = " + std::to_string(kNow) + " AND attempts = 1") == 12);
+  CHECK(testing::query_int(f.reader, "SELECT COUNT(*) FROM events WHERE kind = 'sent'") == 12);
+  auto files = f.delivered();
+  REQUIRE(files.size() == 12);
+  // Each recipient got exactly one message, with its own unsubscribe link.
+  std::map<std::string, int> per_recipient;
+  for (const auto& file : files) {
+    std::string text = slurp(file);
+    CHECK(text.find("List-Unsubscribe: <http://127.0.0.1:8025/u/") != std::string::npos);
+    for (const auto& e : emails)
+      if (text.find("<" + e + ">") != std::string::npos) ++per_recipient[e];
+  }
+  for (const auto& e : emails) CHECK(per_recipient[e] == 1);
+  auto stats = engine.stats();
+  CHECK(stats.sent == 12);
+  CHECK(stats.failed == 0);
+  CHECK(engine.idle());
+}
+
+TEST_CASE("delivery: an unsubscribe or suppression after enqueueing holds at send time") {
+  DeliveryFixture f;
+  f.enqueue({"ann@example.com", "bob@example.com", "cat@example.com", "dan@example.com"});
+  f.write([&](const store::Database& db) {
+    return store::ContactRepository(db).set_status(f.contacts["bob@example.com"], "unsubscribed", kNow);
+  });
+  f.write([&](const store::Database& db) {
+    return store::SuppressionRepository(db).add("CAT@example.com", "complaint", kNow);
+  });
+  auto transport = f.maildir_transport();
+  delivery::DeliveryEngine engine(*f.store, f.catalog, *transport, f.composer, f.clock, settings());
+  engine.start();
+  CHECK(wait_until([&] { return f.count("state IN ('queued', 'sending')") == 0; }));
+  engine.drain();
+  CHECK(f.state_for("ann@example.com") == "sent");
+  CHECK(f.state_for("dan@example.com") == "sent");
+  CHECK(f.state_for("bob@example.com") == "skipped");
+  CHECK(f.state_for("cat@example.com") == "skipped");
+  CHECK(testing::query_text(f.reader, "SELECT last_error FROM sends WHERE contact_id = " +
+                                          std::to_string(f.contacts["cat@example.com"])) == "address is suppressed");
+  auto files = f.delivered();
+  REQUIRE(files.size() == 2);
+  for (const auto& file : files) {
+    std::string text = slurp(file);
+    CHECK(text.find("bob@example.com") == std::string::npos);
+    CHECK(text.find("cat@example.com") == std::string::npos);
+  }
+  CHECK(engine.stats().skipped == 2);
+}
+
+TEST_CASE("delivery: a refusing relay retries with backoff, then fails; nothing is marked sent") {
+  DeliveryFixture f;
+  f.enqueue({"ann@example.com", "bob@example.com"});
+  int port = closed_port();
+  auto transport = transport::make_transport({.url = "smtp://127.0.0.1:" + std::to_string(port), .timeout_seconds = 5});
+  REQUIRE(transport);
+  delivery::DeliveryEngine engine(*f.store, f.catalog, **transport, f.composer, f.clock, settings());
+  engine.start();
+  // First attempt: back in the queue, one attempt counted, due again retry_base (1 s) later.
+  CHECK(wait_until([&] { return f.count("state = 'queued' AND attempts = 1") == 2; }));
+  CHECK(f.count("next_attempt_at = " + std::to_string(kNow + 1)) == 2);
+  CHECK(f.count("last_error IS NOT NULL") == 2);
+  CHECK(f.count("state = 'sent'") == 0);
+  // Nothing is due until the clock moves.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  CHECK(f.count("attempts = 1") == 2);
+  f.clock.advance_seconds(1);
+  // Second attempt reaches max_attempts (2): failed.
+  CHECK(wait_until([&] { return f.count("state = 'failed'") == 2; }));
+  engine.drain();
+  CHECK(f.count("state = 'failed' AND attempts = 2") == 2);
+  CHECK(f.count("state = 'sent'") == 0);
+  CHECK(testing::query_int(f.reader, "SELECT COUNT(*) FROM events WHERE kind = 'sent'") == 0);
+  auto stats = engine.stats();
+  CHECK(stats.sent == 0);
+  CHECK(stats.retried == 2);
+  CHECK(stats.failed == 2);
+}
+
+TEST_CASE("delivery: drain() returns claimed but unstarted sends to the queue") {
+  DeliveryFixture f;
+  std::vector<std::string> emails;
+  for (int i = 0; i < 8; ++i) emails.push_back("u" + std::to_string(i) + "@example.com");
+  f.enqueue(emails);
+  auto transport = f.maildir_transport();
+  auto s = settings(1);
+  s.rate_per_second = 1;  // one at once, then one a second: the rest wait, claimed
+  delivery::DeliveryEngine engine(*f.store, f.catalog, *transport, f.composer, f.clock, s);
+  engine.start();
+  CHECK(wait_until([&] { return f.count("state = 'sent'") >= 1; }));
+  CHECK(f.count("state = 'sending'") >= 1);  // claimed in a batch
+  engine.drain();
+  auto sent = f.count("state = 'sent'");
+  CHECK(sent >= 1);
+  CHECK(sent < 8);
+  CHECK(f.count("state = 'sending'") == 0);
+  CHECK(f.count("state = 'queued' AND attempts = 0 AND next_attempt_at = 0") == 8 - sent);
+  CHECK(static_cast<std::int64_t>(f.delivered().size()) == sent);
+  CHECK(engine.idle());
+  // What was returned is claimable again.
+  auto claimed = f.run_write([&](const store::Database& db) -> Result<std::int64_t> {
+    auto c = store::SendRepository(db).claim_due(kNow, 100);
+    if (!c) return std::unexpected(c.error());
+    return static_cast<std::int64_t>(c->size());
+  });
+  CHECK(claimed == 8 - sent);
+}
+
+TEST_CASE("delivery: sends of a campaign missing from the catalog wait, they are not sent or dropped") {
+  DeliveryFixture f;
+  f.enqueue({"ann@example.com"});
+  f.catalog.replace({}, {});
+  auto transport = f.maildir_transport();
+  delivery::DeliveryEngine engine(*f.store, f.catalog, *transport, f.composer, f.clock, settings());
+  engine.start();
+  CHECK(wait_until([&] { return f.count("state = 'queued' AND next_attempt_at > 0") == 1; }));
+  engine.drain();
+  CHECK(f.count("state = 'queued' AND attempts = 0 AND next_attempt_at = " + std::to_string(kNow + 60)) == 1);
+  CHECK(f.delivered().empty());
+}
