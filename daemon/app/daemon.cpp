@@ -26,6 +26,7 @@
 #include "daemon/tracking/tracking_links.hpp"
 #include "daemon/tracking/tracking_service.hpp"
 #include "daemon/tracking/unsubscribe_service.hpp"
+#include "daemon/tracking/webhooks/webhook_service.hpp"
 #include "daemon/transport/transport.hpp"
 #include "daemon/util/crypto.hpp"
 #include "daemon/util/email_address.hpp"
@@ -60,8 +61,10 @@ void sd_notify(const std::string& message) {
 class DaemonStatus {
  public:
   DaemonStatus(store::Store& store, campaigns::Catalog& catalog, delivery::DeliveryEngine& engine,
-               std::string transport, std::chrono::steady_clock::time_point started)
-      : store_(store), catalog_(catalog), engine_(engine), transport_(std::move(transport)), started_(started) {}
+               std::string transport, std::chrono::steady_clock::time_point started,
+               std::vector<PlacedError> startup_errors)
+      : store_(store), catalog_(catalog), engine_(engine), transport_(std::move(transport)), started_(started),
+        startup_errors_(std::move(startup_errors)) {}
 
   bool healthy() {
     auto db = store_.open_reader();
@@ -81,7 +84,9 @@ class DaemonStatus {
     live.retried = stats.retried;
     live.skipped = stats.skipped;
     live.transport = transport_;
-    auto doc = build_status(*db, catalog_.errors(), live);
+    auto errors = catalog_.errors();
+    errors.insert(errors.end(), startup_errors_.begin(), startup_errors_.end());
+    auto doc = build_status(*db, errors, live);
     if (!doc) return {{"error", doc.error()}};
     return *doc;
   }
@@ -93,6 +98,7 @@ class DaemonStatus {
   delivery::DeliveryEngine& engine_;
   std::string transport_;
   std::chrono::steady_clock::time_point started_;
+  std::vector<PlacedError> startup_errors_;  // webhook adapters that did not load
 };
 
 // The built-in confirmation campaign of double opt-in, when subscribe.from is set.
@@ -110,7 +116,8 @@ std::optional<campaigns::Campaign> confirmation_campaign(const config::Config& c
 }
 
 void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::UnsubscribeService& unsubscribe,
-                    consent::SubscribeService& subscribe, tracking::TrackingService& tracking) {
+                    consent::SubscribeService& subscribe, tracking::TrackingService& tracking,
+                    tracking::webhooks::WebhookService& webhooks) {
   using http::Access;
   using http::HttpRequest;
   using http::HttpResponse;
@@ -127,6 +134,8 @@ void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::Un
   server.route("POST", "/u/" + token, Access::anyone, [&](const HttpRequest& r) { return unsubscribe.post(r); });
   server.route("GET", "/t/o/" + token, Access::anyone, [&](const HttpRequest& r) { return tracking.open(r); });
   server.route("GET", "/t/c/" + token, Access::anyone, [&](const HttpRequest& r) { return tracking.click(r); });
+  server.route("POST", "/webhooks/([a-z0-9_-]+)", Access::anyone,
+               [&](const HttpRequest& r) { return webhooks.handle(r.captures[0], r); });
   server.route("POST", "/api/subscribe", Access::anyone, [&](const HttpRequest& r) { return subscribe.subscribe(r); });
   server.route("GET", "/c/" + token, Access::anyone, [&](const HttpRequest& r) { return subscribe.confirm(r); });
 }
@@ -203,8 +212,13 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   settings.retry_max_seconds = cfg.retry_max_seconds;
   delivery::DeliveryEngine engine(**store, catalog, **transport, composer, clock, settings);
 
-  DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started);
   tracking::EventRecorder recorder(**store, clock, {cfg.soft_bounce_limit});
+  std::vector<PlacedError> webhook_errors;
+  auto webhooks = tracking::webhooks::WebhookService::load(cfg.resolve(cfg.webhooks_dir), recorder, clock, **store,
+                                                           webhook_errors);
+  if (!webhooks) return fail("webhooks: " + webhooks.error());
+  for (const auto& e : webhook_errors) spdlog::error("webhook adapter rejected: {}", e.to_string());
+  DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started, webhook_errors);
   tracking::MachineDetectorSettings detector_settings;
   detector_settings.seconds_after_send = cfg.scanner_window_seconds;
   tracking::MachineDetector detector(clock, detector_settings);
@@ -221,7 +235,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     if (cfg.admin_token.empty())
       spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
     http = std::make_unique<http::HttpServer>(http::HttpSettings{cfg.http_listen, cfg.admin_token});
-    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service);
+    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service, *webhooks);
     if (auto s = http->start(); !s) return std::unexpected(s.error());
   }
 

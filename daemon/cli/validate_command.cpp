@@ -9,6 +9,7 @@
 #include "daemon/cli/commands.hpp"
 #include "daemon/render/template_set.hpp"
 #include "daemon/segments/rule_book.hpp"
+#include "daemon/tracking/webhooks/webhook_service.hpp"
 
 namespace campaignd::cli {
 
@@ -16,20 +17,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class FileKind { campaign, rule, template_file, unknown };
+enum class FileKind { campaign, rule, template_file, webhook, unknown };
 
 FileKind kind_of(const std::string& path) {
   if (path.ends_with(".mustache")) return FileKind::template_file;
   if (!path.ends_with(".yaml") && !path.ends_with(".yml")) return FileKind::unknown;
   std::ifstream in(path);
   std::string line;
-  bool has_segment = false, has_subject = false;
+  bool has_segment = false, has_subject = false, has_signature = false, has_events = false;
   while (std::getline(in, line)) {
+    if (line.starts_with("signature:")) has_signature = true;
+    if (line.starts_with("events:")) has_events = true;
     if (line.starts_with("subject:") || line.starts_with("from:") || line.starts_with("template:") ||
         line.starts_with("trigger:"))
       has_subject = true;
     if (line.starts_with("segment:")) has_segment = true;
   }
+  if (has_signature && has_events) return FileKind::webhook;
   if (has_segment && !has_subject) return FileKind::rule;
   return FileKind::campaign;
 }
@@ -64,6 +68,9 @@ int cmd_validate(const Args& args) {
           else if (auto r = t->render(campaigns::sample_contact_context()); !r) errors.push_back({{file, 0, 0}, r.error()});
           break;
         }
+        case FileKind::webhook:
+          (void)tracking::webhooks::validate_file(file, errors);
+          break;
         case FileKind::rule:
           (void)segments::RuleBook::validate_file(file, errors);
           break;
@@ -75,7 +82,7 @@ int cmd_validate(const Args& args) {
           }
           break;
         case FileKind::unknown:
-          errors.push_back({{file, 0, 0}, "not a campaign, rule or template file (.yaml, .yml, .mustache)"});
+          errors.push_back({{file, 0, 0}, "not a campaign, rule, webhook or template file (.yaml, .yml, .mustache)"});
           break;
       }
     }
