@@ -55,6 +55,8 @@ class CrashResume(unittest.TestCase):
                   f"{len(missing)} missing, {duplicates} duplicates "
                   f"(bound {kills * CONCURRENCY})", file=sys.stderr)
             self.assertEqual(missing, [])
+            for m in smtp.messages():
+                work.assert_dkim(smtp.raw(m))
             self.assertLessEqual(duplicates, kills * CONCURRENCY)
             db = sqlite3.connect(os.path.join(work.path, "var", "campaignd.db"))
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
