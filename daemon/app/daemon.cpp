@@ -22,6 +22,7 @@
 #include "daemon/delivery/delivery_engine.hpp"
 #include "daemon/http/http_server.hpp"
 #include "daemon/store/sends.hpp"
+#include "daemon/tracking/inbound/inbound_service.hpp"
 #include "daemon/tracking/machine_detector.hpp"
 #include "daemon/tracking/tracking_links.hpp"
 #include "daemon/tracking/tracking_service.hpp"
@@ -117,7 +118,7 @@ std::optional<campaigns::Campaign> confirmation_campaign(const config::Config& c
 
 void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::UnsubscribeService& unsubscribe,
                     consent::SubscribeService& subscribe, tracking::TrackingService& tracking,
-                    tracking::webhooks::WebhookService& webhooks) {
+                    tracking::webhooks::WebhookService& webhooks, tracking::inbound::InboundService& inbound) {
   using http::Access;
   using http::HttpRequest;
   using http::HttpResponse;
@@ -134,6 +135,8 @@ void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::Un
   server.route("POST", "/u/" + token, Access::anyone, [&](const HttpRequest& r) { return unsubscribe.post(r); });
   server.route("GET", "/t/o/" + token, Access::anyone, [&](const HttpRequest& r) { return tracking.open(r); });
   server.route("GET", "/t/c/" + token, Access::anyone, [&](const HttpRequest& r) { return tracking.click(r); });
+  // Registered first: `inbound` is not a provider.
+  server.route("POST", "/webhooks/inbound", Access::anyone, [&](const HttpRequest& r) { return inbound.handle(r); });
   server.route("POST", "/webhooks/([a-z0-9_-]+)", Access::anyone,
                [&](const HttpRequest& r) { return webhooks.handle(r.captures[0], r); });
   server.route("POST", "/api/subscribe", Access::anyone, [&](const HttpRequest& r) { return subscribe.subscribe(r); });
@@ -218,6 +221,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
                                                            webhook_errors);
   if (!webhooks) return fail("webhooks: " + webhooks.error());
   for (const auto& e : webhook_errors) spdlog::error("webhook adapter rejected: {}", e.to_string());
+  tracking::inbound::InboundService inbound(recorder, signer, **store, clock);
   DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started, webhook_errors);
   tracking::MachineDetectorSettings detector_settings;
   detector_settings.seconds_after_send = cfg.scanner_window_seconds;
@@ -235,7 +239,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     if (cfg.admin_token.empty())
       spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
     http = std::make_unique<http::HttpServer>(http::HttpSettings{cfg.http_listen, cfg.admin_token});
-    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service, *webhooks);
+    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service, *webhooks, inbound);
     if (auto s = http->start(); !s) return std::unexpected(s.error());
   }
 

@@ -70,8 +70,12 @@ Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& camp
     // Transactional: the answer to a sign-up, not list mail.
     m.extra_headers = {{"Auto-Submitted", "auto-generated"}};
   } else {
+    // RFC 2369: the HTTPS link (RFC 8058 one-click) first, a mailto: for clients that prefer mail.
+    std::string token = unsubscribe.substr(unsubscribe.rfind('/') + 1);
+    std::string mailto = "mailto:unsubscribe+" + token + "@" + util::domain_of(campaign.from.address) +
+                         "?subject=unsubscribe";
     m.extra_headers = {
-      {"List-Unsubscribe", "<" + unsubscribe + ">"},
+      {"List-Unsubscribe", "<" + unsubscribe + ">, <" + mailto + ">"},
       {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
       {"List-Id", campaign.name + " <" + campaign.name + ".list." + util::domain_of(campaign.from.address) + ">"},
       {"Auto-Submitted", "auto-generated"},

@@ -67,6 +67,8 @@ Status apply_consequences(const store::Database& db, const ResponseEvent& e, con
   if (e.kind == "complained") return suppress("complained", "complained");
   if (e.kind == "bounced") {
     if (e.bounce_type.value_or("hard") == "hard") return suppress("bounced", "hard bounce");
+    // A policy block (5.7.x) is about our sending, not the address: never count it against them.
+    if (e.data.is_object() && e.data.value("policy", false)) return {};
     if (!o.contact_id) return {};
     auto bump = db.cached("UPDATE contacts SET soft_bounces = soft_bounces + 1 WHERE id = ? RETURNING soft_bounces");
     if (!bump) return std::unexpected(bump.error());

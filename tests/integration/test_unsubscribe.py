@@ -4,6 +4,7 @@ still sending and gets nothing more from it; the unsubscribe page on GET changes
 forged or altered tokens get 404 and change nothing."""
 
 import email
+import re
 import email.policy
 import os
 import sqlite3
@@ -41,7 +42,10 @@ class Unsubscribe(unittest.TestCase):
             for m in smtp.messages():
                 work.assert_dkim(smtp.raw(m))
             msg = email.message_from_bytes(smtp.raw(first), policy=email.policy.default)
-            url = str(msg["List-Unsubscribe"]).strip("<>")
+            links = re.findall(r"<([^>]+)>", str(msg["List-Unsubscribe"]))
+            self.assertEqual(len(links), 2, links)
+            url = links[0]
+            self.assertTrue(links[1].startswith("mailto:unsubscribe+"), links)
             path = urllib.parse.urlparse(url).path
             self.assertTrue(path.startswith("/u/"), url)
 

@@ -179,16 +179,37 @@ Result<InboundMail> read_inbound_request(const http::HttpRequest& request, const
   return fail("unsupported Content-Type " + to_utf8(util::strip_controls(mime).substr(0, 100), "utf-8") + " (expected message/rfc822, text/plain, JSON or a form)");
 }
 
-std::optional<std::int64_t> InboundService::send_from_recipients(const InboundMail& mail) const {
+namespace {
+
+// Every address the mail was sent to. Headers written by the sender's client keep a token's
+// case; envelope copies may not, so they come last.
+std::vector<std::string> recipients_of(const InboundMail& mail) {
   const HeaderList& h = mail.message.root.headers;
   std::vector<std::string> candidates;
-  // Headers written by the replier's client keep the token's case; envelope copies may not.
   for (const char* name : {"To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To"})
     for (const auto& value : h.get_all(name))
       for (auto& a : addresses_of(value)) candidates.push_back(std::move(a));
   for (const auto& r : mail.envelope_recipients) candidates.push_back(r);
-  for (const auto& c : candidates)
+  return candidates;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> InboundService::send_from_recipients(const InboundMail& mail) const {
+  for (const auto& c : recipients_of(mail))
     if (auto id = send_id_from_reply_address(c, signer_)) return id;
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> InboundService::unsubscribe_send(const InboundMail& mail) const {
+  static constexpr std::string_view kPrefix = "unsubscribe+";
+  for (const auto& address : recipients_of(mail)) {
+    auto at = address.rfind('@');
+    if (at == std::string::npos || !address.starts_with(kPrefix)) continue;
+    auto payload = signer_.verify(TokenPurpose::unsubscribe, address.substr(kPrefix.size(), at - kPrefix.size()));
+    long long id;
+    if (payload && util::parse_int(*payload, id) && id > 0) return id;
+  }
   return std::nullopt;
 }
 
@@ -251,6 +272,16 @@ Result<Classification> InboundService::classify_reply(const InboundMail& mail, b
   std::string subject = truncated(decode_rfc2047(h.value("Subject")), 300);
   e.data["subject"] = subject;
   if (!c.matched_by.empty()) e.data["matched_by"] = c.matched_by;
+  // What an autoresponder needs to thread its answer and to follow RFC 3834.
+  e.data["from"] = address_of(h.value("From"));
+  if (auto ids = message_ids(h.value("Message-ID")); !ids.empty()) e.data["message_id"] = "<" + ids.front() + ">";
+  if (auto refs = h.value("References"); !refs.empty()) e.data["references"] = truncated(refs, 2000);
+  if (!mail.envelope_sender.empty()) e.data["return_path"] = mail.envelope_sender;
+  else if (auto rp = h.value("Return-Path"); !rp.empty()) e.data["return_path"] = address_of(rp);
+  if (auto v = h.value("Precedence"); !v.empty()) e.data["precedence"] = truncated(v, 100);
+  if (auto v = h.value("List-Id"); !v.empty()) e.data["list_id"] = truncated(v, 300);
+  if (auto v = h.value("Auto-Submitted"); !v.empty()) e.data["auto_submitted"] = truncated(v, 100);
+  if (auto v = h.value("X-Auto-Response-Suppress"); !v.empty()) e.data["x_auto_response_suppress"] = truncated(v, 100);
   if (automatic) {
     e.data["auto_reason"] = to_utf8(auto_reason, "utf-8");
   } else {
@@ -267,6 +298,21 @@ Result<Classification> InboundService::classify(const InboundMail& mail) {
   const ParsedMessage& msg = mail.message;
   const std::string base = event_id_base(mail);
   util::UnixTime now = clock_.now();
+  // RFC 2369 mailto: unsubscribe (List-Unsubscribe: <mailto:unsubscribe+TOKEN@domain>).
+  if (auto send_id = unsubscribe_send(mail)) {
+    Classification c;
+    ResponseEvent e;
+    e.kind = "unsubscribed";
+    e.send_id = *send_id;
+    e.at = now;
+    e.provider_event_id = "unsubscribe:" + std::to_string(*send_id);  // the same key as the web link
+    e.data = {{"source", "mailto"}};
+    c.kind = e.kind;
+    c.matched = true;
+    c.matched_by = "unsubscribe-address";
+    c.events.push_back(std::move(e));
+    return c;
+  }
   // A bounce sent to a per-send address (VERP) names its send even without the original message.
   std::optional<std::int64_t> addressed_send = send_from_recipients(mail);
 

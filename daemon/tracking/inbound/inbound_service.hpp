@@ -64,6 +64,8 @@ class InboundService {
   Result<Classification> classify_reply(const InboundMail& mail, bool automatic, const std::string& auto_reason,
                                         const std::string& event_id);
   std::optional<std::int64_t> send_from_recipients(const InboundMail& mail) const;
+  // The send of an `unsubscribe+TOKEN@…` recipient (our List-Unsubscribe mailto:), if any.
+  std::optional<std::int64_t> unsubscribe_send(const InboundMail& mail) const;
 
   EventRecorder& recorder_;
   const TokenSigner& signer_;
