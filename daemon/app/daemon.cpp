@@ -12,9 +12,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "daemon/app/signals.hpp"
+#include "daemon/automation/automation_engine.hpp"
 #include "daemon/app/status_report.hpp"
 #include "daemon/campaigns/folder_watcher.hpp"
 #include "daemon/consent/subscribe_service.hpp"
@@ -63,9 +65,9 @@ class DaemonStatus {
  public:
   DaemonStatus(store::Store& store, campaigns::Catalog& catalog, delivery::DeliveryEngine& engine,
                std::string transport, std::chrono::steady_clock::time_point started,
-               std::vector<PlacedError> startup_errors)
+               std::vector<PlacedError> startup_errors, const automation::AutomationEngine& automations)
       : store_(store), catalog_(catalog), engine_(engine), transport_(std::move(transport)), started_(started),
-        startup_errors_(std::move(startup_errors)) {}
+        startup_errors_(std::move(startup_errors)), automations_(automations) {}
 
   bool healthy() {
     auto db = store_.open_reader();
@@ -89,6 +91,7 @@ class DaemonStatus {
     errors.insert(errors.end(), startup_errors_.begin(), startup_errors_.end());
     auto doc = build_status(*db, errors, live);
     if (!doc) return {{"error", doc.error()}};
+    (*doc)["automations"] = automations_.status();
     return *doc;
   }
   std::string metrics() { return metrics_from_status(status()); }
@@ -100,7 +103,15 @@ class DaemonStatus {
   std::string transport_;
   std::chrono::steady_clock::time_point started_;
   std::vector<PlacedError> startup_errors_;  // webhook adapters that did not load
+  const automation::AutomationEngine& automations_;
 };
+
+// Addresses autoresponders never answer: every sender we are configured with.
+std::set<std::string> our_addresses(const config::Config& cfg) {
+  std::set<std::string> out;
+  if (auto from = util::parse_mailbox(cfg.subscribe.from)) out.insert(util::normalize_address(from->address));
+  return out;
+}
 
 // The built-in confirmation campaign of double opt-in, when subscribe.from is set.
 std::optional<campaigns::Campaign> confirmation_campaign(const config::Config& cfg) {
@@ -199,8 +210,16 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   if (!transport) return fail("transport: " + transport.error());
 
   campaigns::Catalog catalog;
+  automation::AutomationEngine automations(**store, clock,
+                                           {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir), our_addresses(cfg)});
   campaigns::SchedulerPaths scheduler_paths{
-      campaigns_dir, {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)}, confirmation_campaign(cfg)};
+      campaigns_dir, {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)}, confirmation_campaign(cfg),
+      [&automations](const std::vector<std::string>& files, std::map<std::int64_t, campaigns::PreparedCampaignPtr>& prepared,
+                     std::vector<PlacedError>& errors) -> Status {
+        if (auto s = automations.reload(files, errors); !s) return s;
+        prepared.merge(automations.prepared());
+        return {};
+      }};
   campaigns::Scheduler scheduler(**store, catalog, clock, scheduler_paths);
   auto dkim = render::DkimKeyring::load(cfg.dkim, cfg.base_dir);
   if (!dkim) return fail("dkim: " + dkim.error());
@@ -222,7 +241,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   if (!webhooks) return fail("webhooks: " + webhooks.error());
   for (const auto& e : webhook_errors) spdlog::error("webhook adapter rejected: {}", e.to_string());
   tracking::inbound::InboundService inbound(recorder, signer, **store, clock);
-  DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started, webhook_errors);
+  DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started, webhook_errors, automations);
   tracking::MachineDetectorSettings detector_settings;
   detector_settings.seconds_after_send = cfg.scanner_window_seconds;
   tracking::MachineDetector detector(clock, detector_settings);
@@ -275,6 +294,11 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     }
     if (*ticked > 0) {
       summary.campaigns_started += *ticked;
+      engine.poke();
+    }
+    if (auto steps = automations.tick(); !steps) {
+      spdlog::error("automations: {}", steps.error());
+    } else if (*steps > 0) {
       engine.poke();
     }
     if (mode == RunMode::once && engine.idle()) {

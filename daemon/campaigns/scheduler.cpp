@@ -88,6 +88,17 @@ Status Scheduler::reload() {
       prepared[id] = std::make_shared<const PreparedCampaign>(id, std::move(c), std::move(*templates));
     }
   }
+  if (paths_.automations) {
+    std::vector<PlacedError> automation_errors;
+    if (auto s = paths_.automations(load.automation_files, prepared, automation_errors); !s) return s;
+    for (const auto& e : automation_errors) {
+      auto text = e.to_string();
+      if (!logged_errors_.contains(text)) spdlog::error("automation file rejected: {}", text);
+      current_errors.insert(text);
+    }
+    logged_errors_ = current_errors;
+    load.errors.insert(load.errors.end(), automation_errors.begin(), automation_errors.end());
+  }
   catalog_.replace(std::move(prepared), load.errors);
 
   // A running campaign whose file went away pauses (its sends stay queued); it resumes if the
@@ -97,7 +108,8 @@ Status Scheduler::reload() {
     auto rows = campaigns.list();
     if (!rows) return std::unexpected(rows.error());
     for (const auto& row : *rows) {
-      bool has_file = present.contains(row.id) || row.name.starts_with("_");
+      // Built-ins ("_…") and automation steps ("…#n") are not campaign files.
+    bool has_file = present.contains(row.id) || row.name.starts_with("_") || row.name.find('#') != std::string::npos;
       if (row.state == "running" && !has_file) {
         spdlog::warn("campaign {} (id {}) paused: its file was removed or is invalid", row.name, row.id);
         if (auto s = campaigns.set_state(row.id, "paused", now); !s) return s;
@@ -152,7 +164,8 @@ Result<int> Scheduler::tick() {
   auto rows = campaigns.list();
   if (!rows) return std::unexpected(rows.error());
   for (const auto& row : *rows) {
-    if (row.state != "running" || row.name.starts_with("_")) continue;  // built-ins never finish
+    // Built-ins and automation steps never finish.
+    if (row.state != "running" || row.name.starts_with("_") || row.name.find('#') != std::string::npos) continue;
     auto left = store::SendRepository(reader_).unfinished(row.id);
     if (!left) return std::unexpected(left.error());
     if (*left > 0) continue;

@@ -5,6 +5,8 @@
 // Single-threaded: reload() and tick() are called from the daemon's main loop only.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -22,6 +24,11 @@ struct SchedulerPaths {
   // The built-in double opt-in confirmation campaign (templates/confirm-subscription.*), when
   // subscribe.from is configured. It is always running and never done.
   std::optional<Campaign> confirmation;
+  // Loads the automation files the folder holds (their step campaigns join the catalog) and
+  // adds their errors. Campaign step rows are named "<automation>#<n>" and managed by it.
+  std::function<Status(const std::vector<std::string>& files, std::map<std::int64_t, PreparedCampaignPtr>& prepared,
+                       std::vector<PlacedError>& errors)>
+      automations;
 };
 
 class Scheduler {

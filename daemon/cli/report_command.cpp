@@ -3,10 +3,40 @@
 #include <iostream>
 
 #include "daemon/analytics/funnel.hpp"
+#include "daemon/automation/automation_engine.hpp"
 #include "daemon/cli/commands.hpp"
 #include "daemon/store/store.hpp"
 
 namespace campaignd::cli {
+
+namespace {
+
+// An automation: enrolments, and per step what was sent and how people responded.
+int print_automation(const nlohmann::json& a, const std::string& format) {
+  if (format == "json") {
+    std::cout << a.dump(2) << "\n";
+    return Exit::ok;
+  }
+  if (format == "csv") {
+    std::cout << "automation,step,campaign,sent,failed,skipped,opened,clicked,replied\n";
+    for (const auto& s : a["steps"])
+      std::cout << a.value("name", "") << "," << s.value("step", 0) << "," << s.value("campaign", "") << ","
+                << s.value("sent", 0) << "," << s.value("failed", 0) << "," << s.value("skipped", 0) << ","
+                << s.value("opened", 0) << "," << s.value("clicked", 0) << "," << s.value("replied", 0) << "\n";
+    return Exit::ok;
+  }
+  std::printf("automation %s (trigger %s)\n", a.value("name", "").c_str(), a.value("trigger", "").c_str());
+  std::printf("  enrolled %lld  active %lld  completed %lld  exited %lld\n", a.value("enrolled", 0LL),
+              a.value("active", 0LL), a.value("completed", 0LL), a.value("exited", 0LL));
+  std::printf("  %-6s %-24s %8s %8s %8s %8s %8s\n", "STEP", "SUBJECT", "SENT", "SKIPPED", "OPENED", "CLICKED", "REPLIED");
+  for (const auto& s : a["steps"])
+    std::printf("  %-6lld %-24.24s %8lld %8lld %8lld %8lld %8lld\n", s.value("step", 0LL), s.value("subject", "").c_str(),
+                s.value("sent", 0LL), s.value("skipped", 0LL), s.value("opened", 0LL), s.value("clicked", 0LL),
+                s.value("replied", 0LL));
+  return Exit::ok;
+}
+
+}  // namespace
 
 int cmd_report(const Args& args) {
   std::string format = args.option("--format").value_or("table");
@@ -28,6 +58,9 @@ int cmd_report(const Args& args) {
   }
   auto funnel = analytics::campaign_funnel(*reader, args.positional.front());
   if (!funnel) {
+    // Not a campaign: perhaps an automation.
+    auto automation = automation::AutomationEngine::report(*reader, args.positional.front());
+    if (automation && *automation) return print_automation(**automation, format);
     std::cerr << "campaignd report: " << funnel.error() << "\n";
     return Exit::user_error;
   }

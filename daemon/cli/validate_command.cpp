@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "daemon/automation/automation_loader.hpp"
 #include "daemon/campaigns/campaign_loader.hpp"
 #include "daemon/cli/commands.hpp"
 #include "daemon/render/template_set.hpp"
@@ -17,16 +18,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class FileKind { campaign, rule, template_file, webhook, unknown };
+enum class FileKind { campaign, automation, rule, template_file, webhook, unknown };
 
 FileKind kind_of(const std::string& path) {
   if (path.ends_with(".mustache")) return FileKind::template_file;
   if (!path.ends_with(".yaml") && !path.ends_with(".yml")) return FileKind::unknown;
   std::ifstream in(path);
   std::string line;
-  bool has_segment = false, has_subject = false, has_signature = false, has_events = false;
+  bool has_segment = false, has_subject = false, has_signature = false, has_events = false, has_trigger = false;
   while (std::getline(in, line)) {
     if (line.starts_with("signature:")) has_signature = true;
+    if (line.starts_with("trigger:")) has_trigger = true;
     if (line.starts_with("events:")) has_events = true;
     if (line.starts_with("subject:") || line.starts_with("from:") || line.starts_with("template:") ||
         line.starts_with("trigger:"))
@@ -34,6 +36,7 @@ FileKind kind_of(const std::string& path) {
     if (line.starts_with("segment:")) has_segment = true;
   }
   if (has_signature && has_events) return FileKind::webhook;
+  if (has_trigger) return FileKind::automation;
   if (has_segment && !has_subject) return FileKind::rule;
   return FileKind::campaign;
 }
@@ -68,6 +71,13 @@ int cmd_validate(const Args& args) {
           else if (auto r = t->render(campaigns::sample_contact_context()); !r) errors.push_back({{file, 0, 0}, r.error()});
           break;
         }
+        case FileKind::automation:
+          if (!rules) {
+            errors.push_back({{paths.rules_dir, 0, 0}, rules.error()});
+          } else if (auto loaded = automation::load_automation(file, paths.templates_dir, *rules, clock.now()); !loaded) {
+            errors = loaded.error();
+          }
+          break;
         case FileKind::webhook:
           (void)tracking::webhooks::validate_file(file, errors);
           break;

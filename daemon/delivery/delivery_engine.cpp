@@ -220,7 +220,13 @@ void DeliveryEngine::deliver(const store::ClaimedSend& item, transport::Session*
     if (*left) return skip("contact left topic " + *topic);
   }
 
-  auto message = composer_.compose(campaign->campaign, campaign->templates, **contact, item.id, clock_.now());
+  nlohmann::json send_context;
+  if (item.context) {
+    send_context = nlohmann::json::parse(*item.context, nullptr, false);
+    if (send_context.is_discarded()) send_context = nlohmann::json();
+  }
+  auto message =
+      composer_.compose(campaign->campaign, campaign->templates, **contact, item.id, clock_.now(), send_context);
   if (!message) {
     ++failed_;
     spdlog::error("campaign {} contact {}: cannot render: {}", name, item.contact_id, message.error());

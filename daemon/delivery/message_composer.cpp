@@ -31,7 +31,8 @@ nlohmann::json MessageComposer::context_for(const campaigns::Campaign& campaign,
 
 Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& campaign,
                                                  const render::TemplateSet& templates, const store::Contact& contact,
-                                                 std::int64_t send_id, util::UnixTime now) const {
+                                                 std::int64_t send_id, util::UnixTime now,
+                                                 const nlohmann::json& send_context) const {
   auto to = util::parse_mailbox(contact.email);
   if (!to) return fail("contact " + std::to_string(contact.id) + " has an invalid address");
   std::string full_name = contact.first_name;
@@ -44,6 +45,8 @@ Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& camp
     context["confirm_url"] = base_url() + "/c/" + consent::SubscribeService::confirm_token(signer_, contact.id, now);
     context.erase("unsubscribe_url");
   }
+  const bool answer = send_context.is_object() && !send_context.empty();
+  if (answer) context["reply"] = send_context;
   auto content = templates.render(context);
   if (!content) return std::unexpected(content.error());
 
@@ -81,6 +84,16 @@ Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& camp
       {"Auto-Submitted", "auto-generated"},
       {"X-Campaign", campaign.name},
     };
+  }
+
+  if (answer) {
+    // RFC 3834: an automatic answer says so and threads onto the message it answers.
+    auto text = [&](const char* key) { return send_context.value(key, std::string()); };
+    if (!text("subject").empty()) m.subject = text("subject");
+    for (auto& [name, value] : m.extra_headers)
+      if (name == "Auto-Submitted") value = text("auto_submitted").empty() ? "auto-replied" : text("auto_submitted");
+    if (!text("in_reply_to").empty()) m.extra_headers.emplace_back("In-Reply-To", text("in_reply_to"));
+    if (!text("references").empty()) m.extra_headers.emplace_back("References", text("references"));
   }
 
   ComposedMessage out;

@@ -38,8 +38,11 @@ class MessageComposer {
   // The Mustache context for one contact: attributes, then the contact's own fields, then links.
   nlohmann::json context_for(const campaigns::Campaign& campaign, const store::Contact& contact,
                              std::int64_t send_id) const;
+  // `send_context` (sends.context) threads an autoresponse: in_reply_to, references, subject,
+  // auto_submitted; it is also visible to templates as {{reply.*}}.
   Result<ComposedMessage> compose(const campaigns::Campaign& campaign, const render::TemplateSet& templates,
-                                  const store::Contact& contact, std::int64_t send_id, util::UnixTime now) const;
+                                  const store::Contact& contact, std::int64_t send_id, util::UnixTime now,
+                                  const nlohmann::json& send_context = nlohmann::json()) const;
   std::string unsubscribe_url(std::int64_t send_id) const;
 
  private:

@@ -56,7 +56,7 @@ Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, i
       "UPDATE sends SET state = 'sending', updated_at = ?1 WHERE id IN ("
       "  SELECT id FROM sends WHERE state = 'queued' AND next_attempt_at <= ?1 "
       "  ORDER BY next_attempt_at, id LIMIT ?2) "
-      "RETURNING id, campaign_id, contact_id, attempts");
+      "RETURNING id, campaign_id, contact_id, attempts, context");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, now).bind(2, limit);
   std::vector<ClaimedSend> out;
@@ -68,7 +68,7 @@ Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, i
     }
     if (!*row) break;
     out.push_back({(*stmt)->column_int(0), (*stmt)->column_int(1), (*stmt)->column_int(2),
-                   static_cast<int>((*stmt)->column_int(3))});
+                   static_cast<int>((*stmt)->column_int(3)), (*stmt)->column_optional_text(4)});
   }
   (*stmt)->reset();
   // RETURNING gives no order; the oldest sends (retries among them) go first.

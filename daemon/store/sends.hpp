@@ -20,6 +20,7 @@ struct ClaimedSend {
   std::int64_t campaign_id = 0;
   std::int64_t contact_id = 0;
   int attempts = 0;  // attempts made before this one
+  std::optional<std::string> context;  // JSON: what the message answers (autoresponses)
 };
 
 struct SendRef {
