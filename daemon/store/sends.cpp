@@ -1,6 +1,7 @@
 #include "daemon/store/sends.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace campaignd::store {
 
@@ -56,10 +57,10 @@ Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, i
       "UPDATE sends SET state = 'sending', updated_at = ?1 WHERE id IN ("
       "  SELECT id FROM sends WHERE state = 'queued' AND next_attempt_at <= ?1 "
       "  ORDER BY next_attempt_at, id LIMIT ?2) "
-      "RETURNING id, campaign_id, contact_id, attempts, context");
+      "RETURNING id, campaign_id, contact_id, attempts, context, next_attempt_at");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, now).bind(2, limit);
-  std::vector<ClaimedSend> out;
+  std::vector<std::pair<util::UnixTime, ClaimedSend>> rows;
   while (true) {
     auto row = (*stmt)->step();
     if (!row) {
@@ -67,12 +68,17 @@ Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, i
       return std::unexpected(row.error());
     }
     if (!*row) break;
-    out.push_back({(*stmt)->column_int(0), (*stmt)->column_int(1), (*stmt)->column_int(2),
-                   static_cast<int>((*stmt)->column_int(3)), (*stmt)->column_optional_text(4)});
+    rows.emplace_back((*stmt)->column_int(5),
+                      ClaimedSend{(*stmt)->column_int(0), (*stmt)->column_int(1), (*stmt)->column_int(2),
+                                  static_cast<int>((*stmt)->column_int(3)), (*stmt)->column_optional_text(4)});
   }
   (*stmt)->reset();
-  // RETURNING gives no order; the oldest sends (retries among them) go first.
-  std::sort(out.begin(), out.end(), [](const ClaimedSend& a, const ClaimedSend& b) { return a.id < b.id; });
+  // RETURNING gives no order: hand them out in due order, as they were chosen.
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.first, a.second.id) < std::tie(b.first, b.second.id); });
+  std::vector<ClaimedSend> out;
+  out.reserve(rows.size());
+  for (auto& [due, send] : rows) out.push_back(std::move(send));
   return out;
 }
 

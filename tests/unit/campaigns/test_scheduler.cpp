@@ -26,7 +26,7 @@ struct SchedulerFixture {
   campaigns::Catalog catalog;
   util::ManualClock clock{kNow};
   campaigns::Scheduler scheduler{*store, catalog, clock,
-                                 campaigns::SchedulerPaths{folders.campaigns_dir(), folders.loader_paths(), {}}};
+                                 campaigns::SchedulerPaths{folders.campaigns_dir(), folders.loader_paths(), {}, {}}};
 
   SchedulerFixture() { folders.write_template("promo"); }
 
