@@ -232,9 +232,9 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   settings.max_attempts = cfg.max_attempts;
   settings.retry_base_seconds = cfg.retry_base_seconds;
   settings.retry_max_seconds = cfg.retry_max_seconds;
-  delivery::DeliveryEngine engine(**store, catalog, **transport, composer, clock, settings);
-
   tracking::EventRecorder recorder(**store, clock, {cfg.soft_bounce_limit});
+  delivery::DeliveryEngine engine(**store, catalog, **transport, composer, clock, settings, &recorder);
+
   std::vector<PlacedError> webhook_errors;
   auto webhooks = tracking::webhooks::WebhookService::load(cfg.resolve(cfg.webhooks_dir), recorder, clock, **store,
                                                            webhook_errors);

@@ -8,6 +8,7 @@
 #include "daemon/store/events.hpp"
 #include "daemon/store/suppressions.hpp"
 #include "daemon/store/topics.hpp"
+#include "daemon/tracking/inbound/bounce_classifier.hpp"
 
 namespace campaignd::delivery {
 
@@ -17,13 +18,15 @@ constexpr int kPausedRetrySeconds = 60;
 }  // namespace
 
 DeliveryEngine::DeliveryEngine(store::Store& store, campaigns::Catalog& catalog, transport::Transport& transport,
-                               const MessageComposer& composer, const util::Clock& clock, DeliverySettings settings)
+                               const MessageComposer& composer, const util::Clock& clock, DeliverySettings settings,
+                               tracking::EventRecorder* recorder)
     : store_(store),
       catalog_(catalog),
       transport_(transport),
       composer_(composer),
       clock_(clock),
       settings_(settings),
+      recorder_(recorder),
       rate_(settings.rate_per_second) {}
 
 DeliveryEngine::~DeliveryEngine() { drain(); }
@@ -287,9 +290,25 @@ void DeliveryEngine::record_outcome(const store::ClaimedSend& item, const transp
       [[fallthrough]];
     case transport::Outcome::failed:
       ++failed_;
-      wait_recorded(item, store_.writer().submit([item, result, now](const store::Database& db) {
+      wait_recorded(item, store_.writer().submit([this, item, result, now](const store::Database& db) -> Status {
         std::string reply = result.enhanced.empty() ? result.reply : result.enhanced + " " + result.reply;
-        return store::SendRepository(db).mark_failed(item.id, result.code, reply, now);
+        if (auto s = store::SendRepository(db).mark_failed(item.id, result.code, reply, now); !s) return s;
+        // A refusal at send time is a bounce too (RFC 3463): 5.1.x suppresses the address,
+        // 5.7.x (policy, reputation) is about us and suppresses no one.
+        if (!recorder_ || result.code < 500) return {};
+        auto verdict = tracking::inbound::classify_bounce(result.enhanced, std::to_string(result.code) + " " + reply);
+        tracking::ResponseEvent e;
+        e.kind = "bounced";
+        e.send_id = item.id;
+        e.at = now;
+        e.bounce_type = verdict.klass == tracking::inbound::BounceClass::hard ? "hard" : "soft";
+        e.reason = reply;
+        e.provider_event_id = "smtp:" + std::to_string(item.id);
+        e.data = {{"source", "smtp"}, {"classification", std::string(tracking::inbound::to_string(verdict.klass))}};
+        if (verdict.klass == tracking::inbound::BounceClass::policy) e.data["policy"] = true;
+        auto recorded = recorder_->record_in(db, e);
+        if (!recorded) return std::unexpected(recorded.error());
+        return {};
       }));
       return;
   }

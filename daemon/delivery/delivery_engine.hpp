@@ -21,6 +21,7 @@
 #include "daemon/delivery/message_composer.hpp"
 #include "daemon/store/sends.hpp"
 #include "daemon/store/store.hpp"
+#include "daemon/tracking/event_recorder.hpp"
 #include "daemon/transport/transport.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/rate.hpp"
@@ -44,8 +45,11 @@ struct DeliveryStats {
 
 class DeliveryEngine {
  public:
+  // With `recorder`, a permanent refusal at send time is also recorded as a bounce (and a hard
+  // one suppresses the address).
   DeliveryEngine(store::Store& store, campaigns::Catalog& catalog, transport::Transport& transport,
-                 const MessageComposer& composer, const util::Clock& clock, DeliverySettings settings);
+                 const MessageComposer& composer, const util::Clock& clock, DeliverySettings settings,
+                 tracking::EventRecorder* recorder = nullptr);
   ~DeliveryEngine();
 
   void start();
@@ -75,6 +79,7 @@ class DeliveryEngine {
   const MessageComposer& composer_;
   const util::Clock& clock_;
   DeliverySettings settings_;
+  tracking::EventRecorder* recorder_;
   util::RateLimiter rate_;
 
   mutable std::mutex mutex_;
