@@ -44,6 +44,17 @@ void print_table(const nlohmann::json& s) {
     std::printf("%-28s %-10s %10lld %10lld %8lld %8lld %8lld\n", c.value("name", "").c_str(),
                 c.value("state", "").c_str(), c.value("recipients", 0LL), c.value("sent", 0LL), c.value("failed", 0LL),
                 c.value("skipped", 0LL), c.value("queued", 0LL));
+  if (s.contains("automations") && !s["automations"].empty()) {
+    std::printf("\n%-28s %-18s %9s %8s %10s %8s\n", "AUTOMATION", "TRIGGER", "ENROLLED", "ACTIVE", "COMPLETED",
+                "EXITED");
+    for (const auto& a : s["automations"]) {
+      std::printf("%-28s %-18s %9lld %8lld %10lld %8lld\n", a.value("name", "").c_str(), a.value("trigger", "").c_str(),
+                  a.value("enrolled", 0LL), a.value("active", 0LL), a.value("completed", 0LL), a.value("exited", 0LL));
+      for (const auto& step : a["steps"])
+        std::printf("  step %-3lld sent %-8lld opened %-8lld clicked %-8lld\n", step.value("step", 0LL),
+                    step.value("sent", 0LL), step.value("opened", 0LL), step.value("clicked", 0LL));
+    }
+  }
   if (!s["errors"].empty()) {
     std::cout << "\nrejected files:\n";
     for (const auto& e : s["errors"])
