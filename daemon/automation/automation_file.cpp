@@ -3,6 +3,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "daemon/util/yaml_place.hpp"
+
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -30,21 +32,8 @@ const char* to_string(TriggerKind kind) {
 
 namespace {
 
-SourcePlace place_of(const YAML::Node& node, const std::string& file) {
-  auto m = node.Mark();
-  if (m.is_null()) return {file, 1, 1};
-  return {file, m.line + 1, m.column + 1};
-}
-
-// Where the text of a scalar starts: a quoted scalar's mark is at its opening quote.
-SourcePlace text_place_of(const YAML::Node& node, const std::string& file, const std::string& source) {
-  SourcePlace p = place_of(node, file);
-  auto m = node.Mark();
-  if (!m.is_null() && m.pos >= 0 && static_cast<size_t>(m.pos) < source.size() &&
-      (source[static_cast<size_t>(m.pos)] == '"' || source[static_cast<size_t>(m.pos)] == '\''))
-    p.col += 1;
-  return p;
-}
+using util::yaml_place;
+using util::yaml_text_place;
 
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 128 || name.front() == '_') return false;
@@ -161,7 +150,7 @@ std::expected<Automation, std::vector<PlacedError>> parse_automation_text(const 
                                                                          const std::string& path) {
   std::vector<PlacedError> errors;
   auto error = [&](const YAML::Node& node, std::string message) {
-    errors.push_back({place_of(node, path), std::move(message)});
+    errors.push_back({yaml_place(node, path), std::move(message)});
   };
   YAML::Node root;
   try {
@@ -204,7 +193,7 @@ std::expected<Automation, std::vector<PlacedError>> parse_automation_text(const 
           continue;
         }
         Step step;
-        step.place = place_of(item, path);
+        step.place = yaml_place(item, path);
         bool have_subject = false, have_template = false;
         for (const auto& skv : item) {
           std::string skey = skv.first.IsScalar() ? skv.first.Scalar() : "";
@@ -227,7 +216,7 @@ std::expected<Automation, std::vector<PlacedError>> parse_automation_text(const 
           } else if (skey == "template") {
             have_template = true;
             step.template_name = std::string(util::trim(*value));
-            step.template_place = place_of(skv.second, path);
+            step.template_place = yaml_place(skv.second, path);
             if (step.template_name.empty()) error(skv.second, "template is empty");
           }
         }
@@ -272,7 +261,7 @@ std::expected<Automation, std::vector<PlacedError>> parse_automation_text(const 
       std::string message;
       if (auto t = parse_trigger(*value, message)) {
         a.trigger = *t;
-        a.trigger.place = text_place_of(v, path, text);
+        a.trigger.place = yaml_text_place(v, path, text);
       } else {
         error(v, message);
       }
@@ -280,7 +269,7 @@ std::expected<Automation, std::vector<PlacedError>> parse_automation_text(const 
       std::string cond(util::trim(*value));
       if (cond.empty()) error(v, "condition is empty (leave it out to take every contact)");
       a.condition = cond;
-      a.condition_place = text_place_of(v, path, text);
+      a.condition_place = yaml_text_place(v, path, text);
     } else if (key == "from") {
       have_from = true;
       if (auto box = util::parse_mailbox(*value)) a.from = *box;

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "daemon/util/yaml_place.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -14,21 +16,8 @@ namespace campaignd::campaigns {
 
 namespace {
 
-SourcePlace place_of(const YAML::Node& node, const std::string& file) {
-  auto m = node.Mark();
-  if (m.is_null()) return {file, 1, 1};
-  return {file, m.line + 1, m.column + 1};
-}
-
-// Where the text of a scalar starts: a quoted scalar's mark is at its opening quote.
-SourcePlace text_place_of(const YAML::Node& node, const std::string& file, const std::string& source) {
-  SourcePlace p = place_of(node, file);
-  auto m = node.Mark();
-  if (!m.is_null() && m.pos >= 0 && static_cast<size_t>(m.pos) < source.size() &&
-      (source[static_cast<size_t>(m.pos)] == '"' || source[static_cast<size_t>(m.pos)] == '\''))
-    p.col += 1;
-  return p;
-}
+using util::yaml_place;
+using util::yaml_text_place;
 
 const std::set<std::string> kCampaignKeys = {"name",     "from",     "reply_to", "subject", "template", "segment",
                                              "schedule", "throttle", "topic",    "tracking", "description"};
@@ -54,7 +43,7 @@ PartialParse parse_campaign_partial(const std::string& text, const std::string& 
   PartialParse out;
   std::vector<PlacedError>& errors = out.errors;
   auto error = [&](const YAML::Node& node, std::string message) {
-    errors.push_back({place_of(node, path), std::move(message)});
+    errors.push_back({yaml_place(node, path), std::move(message)});
   };
   YAML::Node root;
   try {
@@ -121,10 +110,10 @@ PartialParse parse_campaign_partial(const std::string& text, const std::string& 
       c.subject = *value;
     } else if (key == "template") {
       c.template_name = std::string(util::trim(*value));
-      c.template_place = place_of(v, path);
+      c.template_place = yaml_place(v, path);
     } else if (key == "segment") {
       c.segment = std::string(util::trim(*value));
-      c.segment_place = text_place_of(v, path, text);
+      c.segment_place = yaml_text_place(v, path, text);
       if (c.segment.empty()) error(v, "segment is empty (use `all` for everyone)");
     } else if (key == "schedule") {
       if (util::iequals(util::trim(*value), "now")) {
