@@ -87,6 +87,20 @@ std::optional<config::Config> load_config(const Args& args, bool required) {
   }
 }
 
+std::optional<OpenedStore> open_store(const config::Config& cfg) {
+  auto store = store::Store::open(cfg.database_path());
+  if (!store) {
+    std::cerr << "campaignd: " << store.error() << "\n";
+    return std::nullopt;
+  }
+  auto reader = (*store)->open_reader();
+  if (!reader) {
+    std::cerr << "campaignd: " << reader.error() << "\n";
+    return std::nullopt;
+  }
+  return OpenedStore{std::move(*store), std::move(*reader)};
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> all(argv + 1, argv + argc);
   if (all.empty() || all[0] == "help" || all[0] == "--help" || all[0] == "-h") {

@@ -58,17 +58,10 @@ int cmd_preview(const Args& args) {
     }
   }
 
-  auto store = store::Store::open(cfg->database_path());
-  if (!store) {
-    std::cerr << store.error() << "\n";
-    return Exit::internal_error;
-  }
-  auto reader = (*store)->open_reader();
-  if (!reader) {
-    std::cerr << reader.error() << "\n";
-    return Exit::internal_error;
-  }
-  auto contact = store::ContactRepository(*reader).find_by_email(*email);
+  auto opened = open_store(*cfg);
+  if (!opened) return Exit::internal_error;
+  const store::Database& reader = opened->reader;
+  auto contact = store::ContactRepository(reader).find_by_email(*email);
   if (!contact) {
     std::cerr << contact.error() << "\n";
     return Exit::internal_error;

@@ -68,19 +68,12 @@ int cmd_export(const Args& args) {
   if (!email) return Exit::user_error;
   auto cfg = load_config(args, false);
   if (!cfg) return Exit::user_error;
-  auto store = store::Store::open(cfg->database_path());
-  if (!store) {
-    std::cerr << store.error() << "\n";
-    return Exit::internal_error;
-  }
-  auto reader = (*store)->open_reader();
-  if (!reader) {
-    std::cerr << reader.error() << "\n";
-    return Exit::internal_error;
-  }
+  auto opened = open_store(*cfg);
+  if (!opened) return Exit::internal_error;
+  const store::Database& reader = opened->reader;
   nlohmann::json out = {{"email", *email}};
-  auto contact = store::ContactRepository(*reader).find_by_email(*email);
-  auto suppressed = store::SuppressionRepository(*reader).is_suppressed(*email);
+  auto contact = store::ContactRepository(reader).find_by_email(*email);
+  auto suppressed = store::SuppressionRepository(reader).is_suppressed(*email);
   if (!contact || !suppressed) {
     std::cerr << "campaignd export: " << (!contact ? contact.error() : suppressed.error()) << "\n";
     return Exit::internal_error;
@@ -100,8 +93,8 @@ int cmd_export(const Args& args) {
                     {"tags", c.tags},
                     {"created_at", util::format_iso8601(c.created_at)},
                     {"updated_at", util::format_iso8601(c.updated_at)}};
-  auto events = store::EventRepository(*reader).for_contact(c.id);
-  auto sends = store::SendRepository(*reader).for_contact(c.id);
+  auto events = store::EventRepository(reader).for_contact(c.id);
+  auto sends = store::SendRepository(reader).for_contact(c.id);
   if (!events || !sends) {
     std::cerr << "campaignd export: " << (!events ? events.error() : sends.error()) << "\n";
     return Exit::internal_error;

@@ -46,20 +46,13 @@ int cmd_report(const Args& args) {
   }
   auto cfg = load_config(args, false);
   if (!cfg) return Exit::user_error;
-  auto store = store::Store::open(cfg->database_path());
-  if (!store) {
-    std::cerr << store.error() << "\n";
-    return Exit::internal_error;
-  }
-  auto reader = (*store)->open_reader();
-  if (!reader) {
-    std::cerr << reader.error() << "\n";
-    return Exit::internal_error;
-  }
-  auto funnel = analytics::campaign_funnel(*reader, args.positional.front());
+  auto opened = open_store(*cfg);
+  if (!opened) return Exit::internal_error;
+  const store::Database& reader = opened->reader;
+  auto funnel = analytics::campaign_funnel(reader, args.positional.front());
   if (!funnel) {
     // Not a campaign: perhaps an automation.
-    auto automation = automation::AutomationEngine::report(*reader, args.positional.front());
+    auto automation = automation::AutomationEngine::report(reader, args.positional.front());
     if (automation && *automation) return print_automation(**automation, format);
     std::cerr << "campaignd report: " << funnel.error() << "\n";
     return Exit::user_error;

@@ -145,6 +145,39 @@ class Cli(unittest.TestCase):
         blob = b"".join(open(os.path.join(outbox, f), "rb").read() for f in os.listdir(outbox))
         self.assertNotIn(b"b@example.com", blob)
 
+    def test_forget_and_export(self):
+        path = self.write("contacts.csv", "email,first_name,city\nann@example.com,Ann,Oslo\nbob@example.com,Bob,Rome\n")
+        self.work.cli("import", "contacts", path, check=0)
+        self.write(os.path.join("campaigns", "hello.yaml"), GOOD)
+        self.work.cli("run", "--once", check=0)
+        exported = json.loads(self.work.cli("export", "ANN@example.com", check=0).stdout)
+        self.assertEqual(exported["contact"]["first_name"], "Ann")
+        self.assertEqual(exported["contact"]["attributes"]["city"], "Oslo")
+        self.assertEqual([s["state"] for s in exported["sends"]], ["sent"])
+        self.assertIn("sent", [e["kind"] for e in exported["events"]])
+        self.assertFalse(exported["suppressed"])
+
+        self.work.cli("forget", "ann@example.com", check=0)
+        exported = json.loads(self.work.cli("export", "ann@example.com", check=0).stdout)
+        self.assertIsNone(exported["contact"])
+        self.assertTrue(exported["suppressed"])
+        db = os.path.join(self.work.path, "var", "campaignd.db")
+        import sqlite3
+        conn = sqlite3.connect(db)
+        dump = "\n".join(conn.iterdump())
+        self.assertNotIn("ann@example.com", dump, "no readable trace of the address is left")
+        self.assertNotIn("Oslo", dump)
+        self.assertIn("(forgotten", self.work.cli("suppress", "list", check=0).stdout)
+
+        # A re-import cannot mail her again.
+        self.work.cli("import", "contacts", path, check=0)
+        self.write(os.path.join("campaigns", "again.yaml"), GOOD.replace("name: hello", "name: again"))
+        r = self.work.cli("run", "--once", check=0)
+        self.assertIn("sent: 1", r.stdout)
+        self.assertEqual(conn.execute("SELECT status FROM contacts WHERE email = 'ann@example.com'").fetchone()[0],
+                         "unsubscribed")
+        self.work.cli("export", "not-an-address", check=1)
+
     def test_usage_errors_exit_1(self):
         self.work.cli("frobnicate", check=1)
         self.work.cli("run", "--bogus", check=1)
