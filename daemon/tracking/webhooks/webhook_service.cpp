@@ -147,7 +147,7 @@ Result<WebhookService> WebhookService::load(const std::string& webhooks_dir, Eve
     if (a.signature.scheme == Scheme::none)
       spdlog::warn("webhooks: {} accepts unsigned posts (signature scheme none)", a.provider);
     else if (!provider->credentials.problem.empty())
-      spdlog::warn("webhooks: {} will refuse every post: {}", a.provider, provider->credentials.problem);
+      spdlog::info("webhooks: {} refuses posts until configured: {}", a.provider, provider->credentials.problem);
     service.providers_[a.provider] = std::move(provider);
   }
   return service;
