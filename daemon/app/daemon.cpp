@@ -24,6 +24,7 @@
 #include "daemon/delivery/delivery_engine.hpp"
 #include "daemon/http/http_server.hpp"
 #include "daemon/store/sends.hpp"
+#include "daemon/tracking/events_api.hpp"
 #include "daemon/tracking/inbound/inbound_service.hpp"
 #include "daemon/tracking/machine_detector.hpp"
 #include "daemon/tracking/tracking_links.hpp"
@@ -129,7 +130,8 @@ std::optional<campaigns::Campaign> confirmation_campaign(const config::Config& c
 
 void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::UnsubscribeService& unsubscribe,
                     consent::SubscribeService& subscribe, tracking::TrackingService& tracking,
-                    tracking::webhooks::WebhookService& webhooks, tracking::inbound::InboundService& inbound) {
+                    tracking::webhooks::WebhookService& webhooks, tracking::inbound::InboundService& inbound,
+                    tracking::EventsApi& events_api) {
   using http::Access;
   using http::HttpRequest;
   using http::HttpResponse;
@@ -150,6 +152,7 @@ void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::Un
   server.route("POST", "/webhooks/inbound", Access::anyone, [&](const HttpRequest& r) { return inbound.handle(r); });
   server.route("POST", "/webhooks/([a-z0-9_-]+)", Access::anyone,
                [&](const HttpRequest& r) { return webhooks.handle(r.captures[0], r); });
+  server.route("POST", "/api/events", Access::admin, [&](const HttpRequest& r) { return events_api.post(r); });
   server.route("POST", "/api/subscribe", Access::anyone, [&](const HttpRequest& r) { return subscribe.subscribe(r); });
   server.route("GET", "/c/" + token, Access::anyone, [&](const HttpRequest& r) { return subscribe.confirm(r); });
 }
@@ -241,6 +244,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   if (!webhooks) return fail("webhooks: " + webhooks.error());
   for (const auto& e : webhook_errors) spdlog::error("webhook adapter rejected: {}", e.to_string());
   tracking::inbound::InboundService inbound(recorder, signer, **store, clock);
+  tracking::EventsApi events_api(**store, clock, cfg.attribution_window_seconds);
   DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started, webhook_errors, automations);
   tracking::MachineDetectorSettings detector_settings;
   detector_settings.seconds_after_send = cfg.scanner_window_seconds;
@@ -258,7 +262,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     if (cfg.admin_token.empty())
       spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
     http = std::make_unique<http::HttpServer>(http::HttpSettings{cfg.http_listen, cfg.admin_token});
-    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service, *webhooks, inbound);
+    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service, *webhooks, inbound, events_api);
     if (auto s = http->start(); !s) return std::unexpected(s.error());
   }
 

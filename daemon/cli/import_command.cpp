@@ -2,6 +2,8 @@
 // every error, batched writes, and a progress bar for the terminal.
 #include "daemon/cli/import_command.hpp"
 
+#include "daemon/tracking/conversions.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -379,7 +381,7 @@ std::string canonical_amount(double amount) {
 
 class EventSink final : public RowSink {
  public:
-  EventSink(const store::Database& db, util::UnixTime now) : contacts_(db), events_(db), now_(now) {}
+  EventSink(const store::Database& db, util::UnixTime now) : db_(db), contacts_(db), events_(db), now_(now) {}
 
   std::optional<std::string> accept_header(const Columns& columns) override {
     auto email = columns.find("email");
@@ -433,10 +435,15 @@ class EventSink final : public RowSink {
 
     auto added = events_.insert_if_new(e);
     if (!added) return std::unexpected(added.error());
+    if (*added && type == "purchase") {
+      auto credited = tracking::attribute_purchase(db_, **id, e.at, e.amount, *e.provider_event_id);
+      if (!credited) return std::unexpected(credited.error());
+    }
     return Outcome{std::nullopt, !*added};
   }
 
  private:
+  const store::Database& db_;
   store::ContactRepository contacts_;
   store::EventRepository events_;
   util::UnixTime now_;

@@ -177,6 +177,7 @@ Config load(const std::string& path) {
       for (const auto& e : v) {
         auto tk = e.first.as<std::string>();
         if (tk == "scanner_window") cfg.scanner_window_seconds = duration(e.second, path, tk);
+        else if (tk == "attribution_window") cfg.attribution_window_seconds = duration(e.second, path, tk);
         else throw ConfigError(PlacedError{place_of(e.first, path), "unknown tracking key '" + tk + "'"});
       }
     } else if (key == "subscribe") {

@@ -65,7 +65,8 @@ struct Config {
   std::string token_key;           // resolved value of token_key_env
   std::string admin_token;         // resolved value of admin_token_env
   SubscribeConfig subscribe;
-  std::int64_t scanner_window_seconds = 10;  // opens/clicks this soon after sending count as machine
+  std::int64_t scanner_window_seconds = 10;
+  std::int64_t attribution_window_seconds = 7 * 86400;  // purchases credited to a click this recent  // opens/clicks this soon after sending count as machine
   std::string log_level = "info";
   int max_attempts = 8;            // temporary failures before a send is marked failed
   int retry_base_seconds = 300;    // first backoff; doubles up to retry_max_seconds

@@ -90,8 +90,26 @@ class Tracking(unittest.TestCase):
             self.assertEqual(get(base + "/t/c/" + evil + "." + mac)[0], 404)
             self.assertEqual(get(base + "/t/o/garbage")[0], 404)
 
+            # A purchase after the click is credited to it (POST /api/events, admin only).
+            purchase = json.dumps([{"email": "t0@example.com", "type": "purchase", "amount": 49.5, "id": "order-1"},
+                                   {"email": "t2@example.com", "type": "purchase", "amount": 10, "id": "order-2"}]).encode()
+            self.assertEqual(work.http("POST", "/api/events", body=purchase, token=None)[0], 401)
+            code, body = work.http("POST", "/api/events", body=purchase, headers={"Content-Type": "application/json"})
+            self.assertEqual(code, 200, body)
+            self.assertEqual(json.loads(body), {"accepted": 2, "duplicates": 0, "converted": 1})
+            code, body = work.http("POST", "/api/events", body=purchase)
+            self.assertEqual(json.loads(body)["duplicates"], 2)
+            for bad in [b"{", b'{"type": "purchase"}', b'{"email": "t0@example.com", "type": "Purchase!"}',
+                        b'{"email": "nobody@example.com", "type": "purchase"}',
+                        b'{"email": "t0@example.com", "type": "purchase", "amount": "lots"}']:
+                code, body = work.http("POST", "/api/events", body=bad)
+                self.assertEqual(code, 400, (bad, body))
+                self.assertIn("error", json.loads(body))
+
             r = work.cli("report", "promo", "--format", "json", check=0)
             report = json.loads(r.stdout)
+            self.assertEqual(report["conversions"], 1, report)
+            self.assertAlmostEqual(report["revenue"], 49.5)
             self.assertEqual(report["opened"], 1, report)
             self.assertEqual(report["clicked"], 1, report)
             self.assertAlmostEqual(report["open_rate"], 1 / 3)
