@@ -17,6 +17,8 @@ struct PlacedError {
 
   // "file:line:col: message", the form `campaignd validate` prints.
   std::string to_string() const {
+    // A message from a lower layer may already name the place precisely (file:line:col: …).
+    if (place.line == 0 && !place.file.empty() && message.starts_with(place.file + ":")) return message;
     std::string out = place.file;
     if (place.line > 0) out += ":" + std::to_string(place.line) + ":" + std::to_string(place.col > 0 ? place.col : 1);
     return out + ": " + message;
