@@ -71,13 +71,12 @@ class DaemonStatus {
         startup_errors_(std::move(startup_errors)), automations_(automations) {}
 
   bool healthy() {
-    auto db = store_.open_reader();
-    if (!db) return false;
-    return db->exec("SELECT 1 FROM campaigns LIMIT 1").has_value();
+    auto* db = reader();
+    return db && db->exec("SELECT 1 FROM campaigns LIMIT 1").has_value();
   }
   nlohmann::json status() {
-    auto db = store_.open_reader();
-    if (!db) return {{"error", db.error()}};
+    auto* db = reader();
+    if (!db) return {{"error", "database unavailable"}};
     auto stats = engine_.stats();
     LiveFigures live;
     live.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -98,6 +97,19 @@ class DaemonStatus {
   std::string metrics() { return metrics_from_status(status()); }
 
  private:
+  // One reading connection per HTTP thread, opened on first use and kept.
+  const store::Database* reader() {
+    thread_local std::optional<store::Database> db;
+    thread_local const store::Store* owner = nullptr;
+    if (!db || owner != &store_) {
+      auto opened = store_.open_reader();
+      if (!opened) return nullptr;
+      db = std::move(*opened);
+      owner = &store_;
+    }
+    return &*db;
+  }
+
   store::Store& store_;
   campaigns::Catalog& catalog_;
   delivery::DeliveryEngine& engine_;
