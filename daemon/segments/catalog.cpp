@@ -136,8 +136,9 @@ const FunctionDef* find_function(std::string_view name) { return find_in(functio
 
 SqlFragment attribute_value(std::string_view name) {
   // SQLite before 3.45 does not undo backslash escapes inside a quoted JSON path label, so a
-  // name holding `"` or `\` cannot be addressed by path at all: look it up by key instead.
-  if (name.find_first_of("\"\\") != std::string_view::npos) {
+  // name holding `"` or `\` (or a NUL, which ends the path) cannot be addressed by path at all:
+  // look it up by key instead.
+  if (name.find_first_of(std::string_view("\"\\\0", 3)) != std::string_view::npos) {
     return SqlFragment{}.sql("(SELECT j.value FROM json_each(c.attrs) j WHERE j.key = ").bind(std::string(name)).sql(")");
   }
   return SqlFragment{}.sql("json_extract(c.attrs, ").bind("$.\"" + std::string(name) + "\"").sql(")");

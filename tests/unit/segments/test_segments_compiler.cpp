@@ -218,6 +218,8 @@ TEST_CASE("segments sql: attr() reaches any attribute name") {
   CHECK(c.match("attr(\"we\\\"ird\") = 1") == Names{"dan"});
   CHECK(c.match("attr('back\\\\slash') = \"yes\"") == Names{"dan"});
   CHECK(c.match("attr(\"country\") = \"CA\"") == Names{"ann", "cat"});
+  // A NUL ends a JSON path: such a name must still run (found by fuzz_segment).
+  CHECK(c.match(std::string("attr(\"a\0b\") = 1", 15)).empty());
 }
 
 TEST_CASE("segments sql: input text never reaches the SQL") {
