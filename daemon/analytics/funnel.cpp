@@ -26,12 +26,9 @@ Result<Funnel> campaign_funnel(const store::Database& db, const std::string& cam
       "WHERE campaign_id = ? AND machine = 0 GROUP BY kind");
   if (!stmt) return std::unexpected(stmt.error());
   stmt->bind(1, (*row)->id);
-  while (true) {
-    auto r = stmt->step();
-    if (!r) return std::unexpected(r.error());
-    if (!*r) break;
-    std::string kind = stmt->column_text(0);
-    std::int64_t n = stmt->column_int(1);
+  auto counted = stmt->each([&](const store::Statement& r) {
+    std::string kind = r.column_text(0);
+    std::int64_t n = r.column_int(1);
     if (kind == "delivered") f.delivered = n;
     else if (kind == "bounced") f.bounced = n;
     else if (kind == "opened") f.opened = n;
@@ -41,9 +38,10 @@ Result<Funnel> campaign_funnel(const store::Database& db, const std::string& cam
     else if (kind == "complained") f.complained = n;
     else if (kind == "converted") {
       f.conversions = n;
-      f.revenue = stmt->column_double(2);
+      f.revenue = r.column_double(2);
     }
-  }
+  });
+  if (!counted) return std::unexpected(counted.error());
   double base = static_cast<double>(f.delivered > 0 ? f.delivered : f.sent);
   auto rate = [&](std::int64_t n) { return base > 0 ? static_cast<double>(n) / base : 0.0; };
   f.open_rate = rate(f.opened);

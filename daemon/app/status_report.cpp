@@ -25,16 +25,10 @@ Result<nlohmann::json> build_status(const store::Database& reader, const std::ve
         "SELECT campaign_id, kind, COUNT(DISTINCT contact_id) FROM events "
         "WHERE campaign_id IS NOT NULL AND machine = 0 AND kind <> 'sent' GROUP BY campaign_id, kind");
     if (!stmt) return std::unexpected(stmt.error());
-    while (true) {
-      auto r = (*stmt)->step();
-      if (!r) {
-        (*stmt)->reset();
-        return std::unexpected(r.error());
-      }
-      if (!*r) break;
-      responses[(*stmt)->column_int(0)][(*stmt)->column_text(1)] = (*stmt)->column_int(2);
-    }
-    (*stmt)->reset();
+    auto r = (*stmt)->each([&](const store::Statement& row) {
+      responses[row.column_int(0)][row.column_text(1)] = row.column_int(2);
+    });
+    if (!r) return std::unexpected(r.error());
   }
   out["campaigns"] = nlohmann::json::array();
   for (const auto& row : *rows) {

@@ -155,20 +155,14 @@ Result<EnrollmentCounts> EnrollmentRepository::counts(const std::string& automat
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, automation).bind(2, kMemberAtStart);
   EnrollmentCounts c;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) {
-      (*stmt)->reset();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    std::string state = (*stmt)->column_text(0);
-    std::int64_t n = (*stmt)->column_int(1);
+  auto r = (*stmt)->each([&](const store::Statement& row) {
+    std::string state = row.column_text(0);
+    std::int64_t n = row.column_int(1);
     if (state == "active") c.active = n;
     else if (state == "completed") c.completed = n;
     else if (state == "exited") c.exited = n;
-  }
-  (*stmt)->reset();
+  });
+  if (!r) return std::unexpected(r.error());
   c.enrolled = c.active + c.completed + c.exited;
   return c;
 }

@@ -1,6 +1,8 @@
 // SQL over sends and events for the automation engine.
 #include "daemon/automation/step_sends.hpp"
 
+#include "daemon/store/campaigns.hpp"
+
 namespace campaignd::automation {
 
 Result<std::vector<store::Event>> events_after(const store::Database& db, std::int64_t after, int limit) {
@@ -64,43 +66,26 @@ Result<bool> enqueue_step_send(const store::Database& db, std::int64_t campaign_
 
 Result<StepCounts> step_counts(const store::Database& db, std::int64_t campaign_id) {
   StepCounts c;
-  auto sends = db.cached("SELECT state, COUNT(*) FROM sends WHERE campaign_id = ? GROUP BY state");
+  // The sends side is the campaign's own counts: one query, in the table's repository.
+  auto sends = store::CampaignRepository(db).send_counts(campaign_id);
   if (!sends) return std::unexpected(sends.error());
-  (*sends)->bind(1, campaign_id);
-  while (true) {
-    auto row = (*sends)->step();
-    if (!row) {
-      (*sends)->reset();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    std::string state = (*sends)->column_text(0);
-    std::int64_t n = (*sends)->column_int(1);
-    if (state == "queued" || state == "sending") c.queued += n;
-    else if (state == "sent") c.sent = n;
-    else if (state == "failed") c.failed = n;
-    else if (state == "skipped") c.skipped = n;
-  }
-  (*sends)->reset();
+  c.queued = sends->queued + sends->sending;
+  c.sent = sends->sent;
+  c.failed = sends->failed;
+  c.skipped = sends->skipped;
   auto events = db.cached(
       "SELECT kind, COUNT(DISTINCT contact_id) FROM events WHERE campaign_id = ? AND machine = 0 "
       "AND kind IN ('opened', 'clicked', 'replied') GROUP BY kind");
   if (!events) return std::unexpected(events.error());
   (*events)->bind(1, campaign_id);
-  while (true) {
-    auto row = (*events)->step();
-    if (!row) {
-      (*events)->reset();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    std::string kind = (*events)->column_text(0);
-    std::int64_t n = (*events)->column_int(1);
+  auto r = (*events)->each([&](const store::Statement& row) {
+    std::string kind = row.column_text(0);
+    std::int64_t n = row.column_int(1);
     if (kind == "opened") c.opened = n;
     else if (kind == "clicked") c.clicked = n;
     else if (kind == "replied") c.replied = n;
-  }
-  (*events)->reset();
+  });
+  if (!r) return std::unexpected(r.error());
   return c;
 }
 

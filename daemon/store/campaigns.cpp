@@ -22,16 +22,8 @@ CampaignRow read_row(const Statement& s) {
 
 Result<std::vector<CampaignRow>> read_all(Statement& s) {
   std::vector<CampaignRow> out;
-  while (true) {
-    auto row = s.step();
-    if (!row) {
-      s.reset();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    out.push_back(read_row(s));
-  }
-  s.reset();
+  if (auto r = s.each([&](const Statement& row) { out.push_back(read_row(row)); }); !r)
+    return std::unexpected(r.error());
   return out;
 }
 
@@ -116,22 +108,16 @@ Result<SendCounts> CampaignRepository::send_counts(std::int64_t id) {
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, id);
   SendCounts c;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) {
-      (*stmt)->reset();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    std::string state = (*stmt)->column_text(0);
-    std::int64_t n = (*stmt)->column_int(1);
+  auto r = (*stmt)->each([&](const Statement& row) {
+    std::string state = row.column_text(0);
+    std::int64_t n = row.column_int(1);
     if (state == "queued") c.queued = n;
     else if (state == "sending") c.sending = n;
     else if (state == "sent") c.sent = n;
     else if (state == "failed") c.failed = n;
     else if (state == "skipped") c.skipped = n;
-  }
-  (*stmt)->reset();
+  });
+  if (!r) return std::unexpected(r.error());
   return c;
 }
 

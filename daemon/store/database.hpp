@@ -43,6 +43,22 @@ class Statement {
   Result<bool> step();
   // Steps to completion, for statements that return no rows.
   Status run();
+  // Calls `row` for every result row, then resets the statement (also on error, so no read
+  // snapshot is left open).
+  template <typename RowFn>
+  Status each(RowFn&& row) {
+    while (true) {
+      auto r = step();
+      if (!r) {
+        reset();
+        return std::unexpected(r.error());
+      }
+      if (!*r) break;
+      row(*this);
+    }
+    reset();
+    return {};
+  }
   void reset();
 
   std::int64_t column_int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }

@@ -168,22 +168,15 @@ Result<nlohmann::json> SendRepository::for_contact(std::int64_t contact_id) {
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, contact_id);
   nlohmann::json out = nlohmann::json::array();
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) {
-      (*stmt)->reset();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    auto& s = **stmt;
+  auto r = (*stmt)->each([&](const Statement& s) {
     nlohmann::json j = {{"campaign", s.column_text(0)}, {"state", s.column_text(1)}};
     if (!s.column_is_null(2)) j["message_id"] = s.column_text(2);
     if (!s.column_is_null(3)) j["sent_at"] = util::format_iso8601(s.column_int(3));
     if (!s.column_is_null(4)) j["last_code"] = s.column_int(4);
     if (!s.column_is_null(5)) j["last_error"] = s.column_text(5);
     out.push_back(std::move(j));
-  }
-  (*stmt)->reset();
+  });
+  if (!r) return std::unexpected(r.error());
   return out;
 }
 

@@ -25,16 +25,8 @@ Result<std::vector<TopicChoice>> TopicRepository::for_contact(std::int64_t conta
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, contact_id);
   std::vector<TopicChoice> out;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) {
-      (*stmt)->reset();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    out.push_back({(*stmt)->column_text(0), (*stmt)->column_int(1) != 0});
-  }
-  (*stmt)->reset();
+  auto r = (*stmt)->each([&](const Statement& row) { out.push_back({row.column_text(0), row.column_int(1) != 0}); });
+  if (!r) return std::unexpected(r.error());
   return out;
 }
 
@@ -45,16 +37,8 @@ Result<std::vector<std::string>> TopicRepository::known_topics() {
       "  UNION SELECT topic FROM contact_topics) WHERE topic IS NOT NULL AND topic <> '' ORDER BY topic");
   if (!stmt) return std::unexpected(stmt.error());
   std::vector<std::string> out;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) {
-      (*stmt)->reset();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    out.push_back((*stmt)->column_text(0));
-  }
-  (*stmt)->reset();
+  auto r = (*stmt)->each([&](const Statement& row) { out.push_back(row.column_text(0)); });
+  if (!r) return std::unexpected(r.error());
   return out;
 }
 
