@@ -59,16 +59,7 @@ Result<bool> Statement::step() {
 }
 
 Status Statement::run() {
-  while (true) {
-    auto r = step();
-    if (!r) {
-      reset();
-      return std::unexpected(r.error());
-    }
-    if (!*r) break;
-  }
-  reset();
-  return {};
+  return each([](const Statement&) {});
 }
 
 void Statement::reset() {
