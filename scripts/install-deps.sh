@@ -9,8 +9,9 @@ packages=(
   # libraries (see CMakeLists.txt / cmake/Dependencies.cmake)
   libcurl4-openssl-dev libkainjow-mustache-dev libcpp-httplib-dev libsqlite3-dev libspdlog-dev
   doctest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
-  # tests: a real SMTP server, an independent DKIM verifier, the sqlite3 shell, curl
-  python3 python3-aiosmtpd python3-dkim python3-nacl openssl sqlite3 curl
+  # tests: a real SMTP server, an independent DKIM verifier, the sqlite3 shell, curl, a headless
+  # browser (status page screenshot), wrk (tests/load)
+  python3 python3-aiosmtpd python3-dkim python3-nacl openssl sqlite3 curl chromium wrk
 )
 
 missing=()

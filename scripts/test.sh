@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 build=build
-flags=()
+flags=(-DCAMPAIGND_TESTS=ON)
 if [ "${CAMPAIGND_SANITIZE:-0}" = "1" ]; then
   build=build-asan
   flags+=(-DCAMPAIGND_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)

@@ -1,5 +1,7 @@
 // A campaign's funnel: counts of distinct contacts per response kind (human events only) and
 // the rates SPEC.md defines (fractions of delivered, or of sent where nothing reports delivery).
+// The same shape serves a whole campaign and each slice of it (variant, recipient domain,
+// automation step), see campaign_report.hpp.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +24,18 @@ struct Funnel {
          unsubscribe_rate = 0, complaint_rate = 0;
 };
 
-// nullopt-like error when there is no campaign of that name.
+// Adds `n` sends in `state` (queued sending sent failed skipped) to the send side.
+void add_sends(Funnel& f, const std::string& state, std::int64_t n);
+// Adds `contacts` distinct contacts (and `amount`, for conversions) of response `kind`; kinds
+// the funnel does not show are ignored.
+void add_responses(Funnel& f, const std::string& kind, std::int64_t contacts, double amount);
+// Sums the counts of `part` into `total` (for slices whose contacts are disjoint).
+void add_counts(Funnel& total, const Funnel& part);
+// Computes every rate from the counts.
+void finish_rates(Funnel& f);
+
+// Read from the maintained aggregates (campaign_counts) and the sends table; an error when
+// there is no campaign of that name.
 Result<Funnel> campaign_funnel(const store::Database& db, const std::string& campaign_name);
 nlohmann::json to_json(const Funnel& f);
 

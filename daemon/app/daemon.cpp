@@ -12,11 +12,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "daemon/app/signals.hpp"
 #include "daemon/automation/automation_engine.hpp"
+#include "daemon/app/status_page.hpp"
 #include "daemon/app/status_report.hpp"
 #include "daemon/campaigns/folder_watcher.hpp"
 #include "daemon/consent/subscribe_service.hpp"
@@ -86,15 +88,39 @@ class DaemonStatus {
     live.failed = stats.failed;
     live.retried = stats.retried;
     live.skipped = stats.skipped;
+    live.deferred = stats.deferred;
+    live.paused_reason = stats.paused_reason;
+    live.paused_since = stats.paused_since;
+    live.unrecorded = stats.unrecorded;
+    live.database = store_.path();
+    live.flows = engine_.flow_status();
     live.transport = transport_;
     auto errors = catalog_.errors();
     errors.insert(errors.end(), startup_errors_.begin(), startup_errors_.end());
+    {
+      std::lock_guard lock(loop_error_mutex_);
+      if (!loop_error_.empty()) {
+        // Not a file's fault, but it belongs with the errors an admin must see.
+        errors.push_back(PlacedError{{store_.path(), 0, 0}, loop_error_});
+      }
+    }
     auto doc = build_status(*db, errors, live);
     if (!doc) return {{"error", doc.error()}};
     (*doc)["automations"] = automations_.status();
     return *doc;
   }
   std::string metrics() { return metrics_from_status(status()); }
+  // GET /: the status document as the admin's HTML page.
+  http::HttpResponse page(const StatusPage& page) {
+    auto* db = reader();
+    if (!db) return http::HttpResponse::text(503, "database unavailable\n");
+    return page.respond(*db, status(), util::SystemClock().now());
+  }
+  // The scheduler's or automations' last failure (a full disk, a locked database); "" = none.
+  void set_loop_error(std::string error) {
+    std::lock_guard lock(loop_error_mutex_);
+    loop_error_ = std::move(error);
+  }
 
  private:
   // One reading connection per HTTP thread, opened on first use and kept.
@@ -117,6 +143,8 @@ class DaemonStatus {
   std::chrono::steady_clock::time_point started_;
   std::vector<PlacedError> startup_errors_;  // webhook adapters that did not load
   const automation::AutomationEngine& automations_;
+  std::mutex loop_error_mutex_;
+  std::string loop_error_;
 };
 
 // Addresses autoresponders never answer: every sender we are configured with.
@@ -143,7 +171,7 @@ std::optional<campaigns::Campaign> confirmation_campaign(const config::Config& c
 void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::UnsubscribeService& unsubscribe,
                     consent::SubscribeService& subscribe, tracking::TrackingService& tracking,
                     tracking::webhooks::WebhookService& webhooks, tracking::inbound::InboundService& inbound,
-                    tracking::EventsApi& events_api) {
+                    tracking::EventsApi& events_api, const StatusPage& status_page) {
   using http::Access;
   using http::HttpRequest;
   using http::HttpResponse;
@@ -152,6 +180,9 @@ void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::Un
   });
   server.route("GET", "/status", Access::admin,
                [&status](const HttpRequest&) { return HttpResponse::json(200, status.status()); });
+  server.add_login_routes();  // GET/POST /login, GET /login/{code}, POST /logout, POST /api/login-link
+  server.route("GET", "/", Access::admin_page,
+               [&status, &status_page](const HttpRequest&) { return status.page(status_page); });
   server.route("GET", "/metrics", Access::admin, [&status](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", status.metrics(), {}};
   });
@@ -219,10 +250,26 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   if (!key) return std::unexpected(key.error());
   tracking::TokenSigner signer(*key);
 
-  const config::RelayConfig& relay = cfg.relays.front();
-  auto transport = transport::make_transport(
-      {relay.url, relay.username, relay.password, relay.timeout_seconds, cfg.base_dir});
-  if (!transport) return fail("transport: " + transport.error());
+  // One transport per relay; the engine routes by campaign and From domain, with failover.
+  std::vector<std::unique_ptr<transport::Transport>> transports;
+  std::vector<delivery::RelaySpec> relays;
+  std::string transport_description;
+  for (const auto& relay : cfg.relays) {
+    auto transport = transport::make_transport(
+        {relay.url, relay.username, relay.password, relay.timeout_seconds, cfg.base_dir});
+    if (!transport) return fail("transport (relay " + relay.name + "): " + transport.error());
+    delivery::RelaySpec spec;
+    spec.name = relay.name;
+    spec.transport = transport->get();
+    spec.limits = {relay.concurrency, relay.rate.per_second()};
+    spec.budget.window = relay.window;
+    spec.budget.warmup = relay.warmup;
+    spec.warmup_start = relay.warmup_start;
+    spec.from_domains = relay.from_domains;
+    relays.push_back(std::move(spec));
+    transport_description += (transport_description.empty() ? "" : ", ") + (*transport)->describe();
+    transports.push_back(std::move(*transport));
+  }
 
   campaigns::Catalog catalog;
   automation::AutomationEngine automations(**store, clock,
@@ -241,14 +288,15 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   tracking::TrackingLinks links(cfg.public_url, signer);
   delivery::MessageComposer composer(cfg.public_url, signer, &links, &*dkim);
   delivery::DeliverySettings settings;
-  settings.concurrency = relay.concurrency;
-  settings.rate_per_second = relay.rate.per_second();
+  for (const auto& [domain, limit] : cfg.domains) settings.destinations[domain] = {limit.concurrency, limit.rate.per_second()};
+  settings.throttle = {cfg.throttling.pause_seconds * 1000, cfg.throttling.max_pause_seconds * 1000,
+                       cfg.throttling.recovery_seconds * 1000};
   settings.batch_size = cfg.batch_size;
   settings.max_attempts = cfg.max_attempts;
   settings.retry_base_seconds = cfg.retry_base_seconds;
   settings.retry_max_seconds = cfg.retry_max_seconds;
   tracking::EventRecorder recorder(**store, clock, {cfg.soft_bounce_limit});
-  delivery::DeliveryEngine engine(**store, catalog, **transport, composer, clock, settings, &recorder);
+  delivery::DeliveryEngine engine(**store, catalog, std::move(relays), composer, clock, settings, &recorder);
 
   std::vector<PlacedError> webhook_errors;
   auto webhooks = tracking::webhooks::WebhookService::load(cfg.resolve(cfg.webhooks_dir), recorder, clock, **store,
@@ -257,7 +305,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   for (const auto& e : webhook_errors) spdlog::error("webhook adapter rejected: {}", e.to_string());
   tracking::inbound::InboundService inbound(recorder, signer, **store, clock);
   tracking::EventsApi events_api(**store, clock, cfg.attribution_window_seconds);
-  DaemonStatus status(**store, catalog, engine, (*transport)->describe(), started, webhook_errors, automations);
+  DaemonStatus status(**store, catalog, engine, transport_description, started, webhook_errors, automations);
   tracking::MachineDetectorSettings detector_settings;
   detector_settings.seconds_after_send = cfg.scanner_window_seconds;
   tracking::MachineDetector detector(clock, detector_settings);
@@ -269,24 +317,30 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
       **store, signer, clock, {cfg.subscribe.rate, cfg.subscribe.confirm_ttl_seconds},
       [&scheduler] { return scheduler.confirmation_id(); }, cfg.resolve(cfg.templates_dir));
   if (!subscribe) return fail("subscription pages: " + subscribe.error());
+  auto status_page = StatusPage::create(cfg.resolve(cfg.templates_dir));
+  if (!status_page) return fail("status page: " + status_page.error());
   std::unique_ptr<http::HttpServer> http;
   if (mode == RunMode::forever) {
     if (cfg.admin_token.empty())
       spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
-    http = std::make_unique<http::HttpServer>(http::HttpSettings{cfg.http_listen, cfg.admin_token});
-    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service, *webhooks, inbound, events_api);
+    http::HttpSettings http_settings{cfg.http_listen, cfg.admin_token};
+    http_settings.secure_cookies = cfg.public_url.starts_with("https://");
+    http_settings.worker_nice = 19;  // sending first: see HttpSettings::worker_nice (systemd: allow setpriority)
+    http = std::make_unique<http::HttpServer>(http_settings);
+    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service, *webhooks, inbound, events_api,
+                   *status_page);
     if (auto s = http->start(); !s) return std::unexpected(s.error());
   }
 
   if (auto s = scheduler.reload(); !s) return std::unexpected(s.error());
-  engine.start();
+  if (auto s = engine.start(); !s) return std::unexpected(s.error());
   std::unique_ptr<campaigns::FolderWatcher> watcher;
   if (mode == RunMode::forever) {
     watcher = std::make_unique<campaigns::FolderWatcher>(std::vector<std::string>{
         campaigns_dir, cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)});
     sd_notify("READY=1\nSTATUS=running");
     spdlog::info("campaignd {} running: campaigns from {}, sending via {}", CAMPAIGND_VERSION, campaigns_dir,
-                 (*transport)->describe());
+                 transport_description);
   }
 
   RunSummary summary;
@@ -305,6 +359,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     auto ticked = scheduler.tick();
     if (!ticked) {
       spdlog::error("scheduler: {}", ticked.error());
+      status.set_loop_error("scheduler: " + ticked.error());
       std::this_thread::sleep_for(std::chrono::seconds(1));
       continue;
     }
@@ -314,9 +369,13 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     }
     if (auto steps = automations.tick(); !steps) {
       spdlog::error("automations: {}", steps.error());
-    } else if (*steps > 0) {
-      engine.poke();
+      status.set_loop_error("automations: " + steps.error());
+    } else {
+      status.set_loop_error("");
+      if (*steps > 0) engine.poke();
     }
+    // While sending, public hits (opens, clicks, webhooks) take turns: see set_public_handler_limit.
+    if (http) http->set_public_handler_limit(engine.idle() ? 0 : 2);
     if (mode == RunMode::once && engine.idle()) {
       auto idle = scheduler.idle(false);
       if (idle && *idle) break;

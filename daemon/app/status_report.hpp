@@ -20,6 +20,12 @@ struct LiveFigures {
   std::int64_t sent = 0, failed = 0, retried = 0, skipped = 0;  // since start
   std::string transport;
   bool daemon_running = true;
+  std::int64_t deferred = 0;  // since start
+  nlohmann::json flows;       // per relay and destination: DeliveryEngine::flow_status()
+  std::string paused_reason;  // non-empty while sending waits for the store (disk full, locked)
+  std::int64_t paused_since = 0;
+  std::int64_t unrecorded = 0;
+  std::string database;       // its path, for the error entry
 };
 
 Result<nlohmann::json> build_status(const store::Database& reader, const std::vector<PlacedError>& file_errors,

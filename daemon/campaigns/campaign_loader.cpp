@@ -39,19 +39,35 @@ std::expected<std::optional<CheckedCampaign>, std::vector<PlacedError>> load_cam
     if (!errors.empty()) return std::unexpected(errors);
     return std::unexpected(std::vector<PlacedError>{{{path, 1, 1}, "missing required key 'template'"}});
   }
-  auto templates = render::TemplateSet::load(paths.templates_dir, campaign.template_name, campaign.subject, path);
-  if (!templates) {
-    errors.push_back({campaign.template_place, templates.error()});
-  } else if (!templates->every_body_references("unsubscribe_url")) {
-    // Bulk-sender rules (Gmail, Yahoo 2024) want a visible unsubscribe link in every body.
-    errors.push_back({campaign.template_place, "template '" + campaign.template_name +
-                                                   "' must show {{unsubscribe_url}} in every part (html and text)"});
-  } else if (auto rendered = templates->render(sample_contact_context()); !rendered) {
-    errors.push_back({campaign.template_place, "template '" + campaign.template_name +
-                                        "' does not render against a sample contact: " + rendered.error()});
+  // The same checks for the campaign's templates and for each variant's.
+  auto check_templates = [&](const std::string& template_name, const std::string& subject,
+                             const SourcePlace& place, const std::string& what) -> std::optional<render::TemplateSet> {
+    auto templates = render::TemplateSet::load(paths.templates_dir, template_name, subject, path);
+    if (!templates) {
+      errors.push_back({place, what + templates.error()});
+    } else if (!templates->every_body_references("unsubscribe_url")) {
+      // Bulk-sender rules (Gmail, Yahoo 2024) want a visible unsubscribe link in every body.
+      errors.push_back({place, what + "template '" + template_name +
+                                   "' must show {{unsubscribe_url}} in every part (html and text)"});
+    } else if (auto rendered = templates->render(sample_contact_context()); !rendered) {
+      errors.push_back({place, what + "template '" + template_name +
+                                   "' does not render against a sample contact: " + rendered.error()});
+    } else {
+      return std::move(*templates);
+    }
+    return std::nullopt;
+  };
+  auto templates = check_templates(campaign.template_name, campaign.subject, campaign.template_place, "");
+  std::map<std::string, render::TemplateSet> variant_templates;
+  for (const auto& v : campaign.variants) {
+    const SourcePlace& place = v.template_name ? v.template_place : v.place;
+    auto t = check_templates(v.template_name.value_or(campaign.template_name), v.subject.value_or(campaign.subject),
+                             place, "variant '" + v.name + "': ");
+    if (t) variant_templates.emplace(v.name, std::move(*t));
   }
   if (!errors.empty()) return std::unexpected(errors);
-  return std::optional<CheckedCampaign>(CheckedCampaign{std::move(campaign), std::move(*templates)});
+  return std::optional<CheckedCampaign>(
+      CheckedCampaign{std::move(campaign), std::move(*templates), std::move(variant_templates)});
 }
 
 FolderLoad load_folder(const std::string& campaigns_dir, const LoaderPaths& paths, util::UnixTime now) {

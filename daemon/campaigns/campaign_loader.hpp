@@ -3,6 +3,7 @@
 // addresses are valid. `campaignd validate` runs the same checks offline.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ namespace campaignd::campaigns {
 struct CheckedCampaign {
   Campaign campaign;
   render::TemplateSet templates;
+  std::map<std::string, render::TemplateSet> variant_templates;  // by variant name, every variant
 };
 
 struct FolderLoad {

@@ -2,6 +2,13 @@
 // the catalog; on every tick it starts campaigns whose time has come (the segment becomes
 // queued sends, in SQL, never held in memory) and marks finished ones done.
 //
+// Policies applied when the list is built: `exclude_unengaged` and `frequency_cap` (see
+// send_policy.hpp), `send_time: best` (each send due at the contact's usual open hour, within
+// 24 hours). An A/B-tested campaign (`variants` + `ab_test`) starts with its test group only
+// (ab_decisions row `testing`); once `wait` has passed, a tick decides the winner (ab_test.hpp)
+// and queues the rest of the segment, as it is then, with the winner. The campaign is not done
+// while its test waits.
+//
 // Single-threaded: reload() and tick() are called from the daemon's main loop only.
 #pragma once
 
@@ -46,6 +53,9 @@ class Scheduler {
 
  private:
   Status start(const PreparedCampaign& campaign);
+  // Decides a due A/B test and queues the remainder with the winner.
+  Status decide(const PreparedCampaign& campaign);
+  Result<segments::CompiledSegment> resolve_segment(const Campaign& c);
 
   store::Store& store_;
   Catalog& catalog_;

@@ -60,10 +60,21 @@ RelayConfig parse_relay(const YAML::Node& node, const std::string& file) {
     else if (key == "rate") relay.rate = rate_or_throw(v, file);
     else if (key == "window") relay.window = rate_or_throw(v, file);
     else if (key == "timeout") relay.timeout_seconds = static_cast<int>(duration(v, file, key));
-    else if (key == "from_domains") relay.from_domains = string_list(v, file, key);
-    else throw ConfigError(PlacedError{place_of(kv.first, file), "unknown relay key '" + key + "'"});
+    else if (key == "from_domains") {
+      relay.from_domains = string_list(v, file, key);
+      for (auto& d : relay.from_domains) d = util::to_lower(d);
+    } else if (key == "warmup") {
+      if (!v.IsSequence() || v.size() == 0)
+        throw ConfigError(PlacedError{place_of(v, file), "warmup must be a list of daily volumes, e.g. [500, 1000, 2000]"});
+      for (const auto& day : v) relay.warmup.push_back(integer(day, file, "warmup", 1, 100'000'000));
+    } else if (key == "warmup_start") {
+      auto t = util::parse_iso8601(scalar(v, file, key));
+      if (!t) throw ConfigError(PlacedError{place_of(v, file), "warmup_start: expected a date such as 2026-11-01"});
+      relay.warmup_start = *t;
+    } else throw ConfigError(PlacedError{place_of(kv.first, file), "unknown relay key '" + key + "'"});
   }
   if (relay.url.empty()) throw ConfigError(PlacedError{place_of(node, file), "relay needs a url"});
+  if (relay.name.empty()) throw ConfigError(PlacedError{place_of(node, file), "relay needs a name"});
   return relay;
 }
 
@@ -83,7 +94,13 @@ void parse_transport(Config& cfg, const YAML::Node& node, const std::string& fil
     else if (key == "timeout") short_form.timeout_seconds = static_cast<int>(duration(v, file, key));
     else if (key == "relays") {
       if (!v.IsSequence()) throw ConfigError(PlacedError{place_of(v, file), "transport.relays must be a list"});
-      for (const auto& r : v) cfg.relays.push_back(parse_relay(r, file));
+      for (const auto& r : v) {
+        auto relay = parse_relay(r, file);
+        for (const auto& other : cfg.relays)
+          if (other.name == relay.name)
+            throw ConfigError(PlacedError{place_of(r, file), "two relays are named '" + relay.name + "'"});
+        cfg.relays.push_back(std::move(relay));
+      }
     } else {
       throw ConfigError(PlacedError{place_of(kv.first, file), "unknown transport key '" + key + "'"});
     }
@@ -149,6 +166,17 @@ Config load(const std::string& path) {
         }
         cfg.domains[util::to_lower(d.first.as<std::string>())] = limit;
       }
+    } else if (key == "throttling") {
+      expect_map(v, path, key);
+      for (const auto& e : v) {
+        auto tk = e.first.as<std::string>();
+        if (tk == "pause") cfg.throttling.pause_seconds = duration(e.second, path, tk);
+        else if (tk == "max_pause") cfg.throttling.max_pause_seconds = duration(e.second, path, tk);
+        else if (tk == "recovery") cfg.throttling.recovery_seconds = duration(e.second, path, tk);
+        else throw ConfigError(PlacedError{place_of(e.first, path), "unknown throttling key '" + tk + "'"});
+      }
+      if (cfg.throttling.pause_seconds < 1 || cfg.throttling.max_pause_seconds < cfg.throttling.pause_seconds)
+        throw ConfigError(PlacedError{place_of(v, path), "throttling: pause must be at least 1s and at most max_pause"});
     } else if (key == "store") {
       expect_map(v, path, key);
       for (const auto& s : v) {

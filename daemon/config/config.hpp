@@ -25,11 +25,20 @@ struct RelayConfig {
   std::optional<util::Rate> window;
   std::vector<std::string> from_domains;
   int timeout_seconds = 60;        // per SMTP command / connection stage
+  std::vector<std::int64_t> warmup;  // daily volume schedule: day 1, day 2, ...; then no cap
+  std::optional<std::int64_t> warmup_start;  // unix time of day 1; default: the first day it ran
 };
 
 struct DomainLimit {
   util::Rate rate;
   int concurrency = 0;             // 0 = no per-domain cap
+};
+
+// How the sender slows down when a relay or destination pushes back (421, 4.7.x, "rate").
+struct ThrottlingConfig {
+  std::int64_t pause_seconds = 60;      // first pause; doubles while throttling repeats
+  std::int64_t max_pause_seconds = 1800;
+  std::int64_t recovery_seconds = 60;   // each clean period gives back a tenth of the flow
 };
 
 struct DkimKey {
@@ -57,7 +66,9 @@ struct Config {
   std::string public_url = "http://127.0.0.1:8025";
   std::string http_listen = "127.0.0.1:8025";
   std::vector<RelayConfig> relays;  // at least one after load; the short form becomes relay "default"
-  std::map<std::string, DomainLimit> domains;
+  // By destination domain or provider key ("gmail.com" covers googlemail.com); "*" = default.
+  std::map<std::string, DomainLimit> domains{{"*", DomainLimit{{}, 20}}};
+  ThrottlingConfig throttling;
   std::string store_url;           // sqlite://PATH; default sqlite://<data_dir>/campaignd.db
   std::vector<DkimKey> dkim;
   std::string token_key_env = "CAMPAIGND_SECRET";

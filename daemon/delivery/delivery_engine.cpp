@@ -3,37 +3,103 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
+#include "daemon/campaigns/send_policy.hpp"
+#include "daemon/delivery/destination.hpp"
 #include "daemon/store/contacts.hpp"
 #include "daemon/store/events.hpp"
+#include "daemon/store/relay_usage.hpp"
 #include "daemon/store/suppressions.hpp"
 #include "daemon/store/topics.hpp"
 #include "daemon/tracking/inbound/bounce_classifier.hpp"
+#include "daemon/util/strings.hpp"
 
 namespace campaignd::delivery {
 
 namespace {
 constexpr auto kIdlePoll = std::chrono::milliseconds(500);
 constexpr int kPausedRetrySeconds = 60;
+// A wait longer than this goes back to the store (with its reason, for /status) instead of
+// holding a place in memory that other destinations could use.
+constexpr std::int64_t kParkMs = 2000;
+// A relay that is down is probed again after this, doubling up to throttle.max_pause_ms.
+constexpr std::int64_t kRelayRetryMs = 5000;
+// A rate-limited destination keeps at most this many seconds of its sends in memory.
+constexpr double kBufferSeconds = 10;
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+
+util::UnixTime wall_after(util::UnixTime wall_now, std::int64_t now_ms, std::int64_t until_ms) {
+  if (until_ms <= now_ms) return wall_now;
+  return wall_now + (until_ms - now_ms + 999) / 1000;
+}
+
+std::string from_domain(const campaigns::Campaign& c) {
+  auto at = c.from.address.rfind('@');
+  return at == std::string::npos ? "" : util::to_lower(c.from.address.substr(at + 1));
+}
 }  // namespace
+
+DeliveryEngine::DeliveryEngine(store::Store& store, campaigns::Catalog& catalog, std::vector<RelaySpec> relays,
+                               const MessageComposer& composer, const util::Clock& clock, DeliverySettings settings,
+                               tracking::EventRecorder* recorder)
+    : store_(store), catalog_(catalog), composer_(composer), clock_(clock), settings_(std::move(settings)),
+      recorder_(recorder) {
+  auto now_ms = steady_ms();
+  for (auto& spec : relays) {
+    spec.limits.concurrency = std::max(1, spec.limits.concurrency);
+    relays_.push_back(
+        std::make_unique<Relay>(spec, FlowGate(spec.limits, settings_.throttle, now_ms), SendBudget(spec.budget)));
+  }
+}
 
 DeliveryEngine::DeliveryEngine(store::Store& store, campaigns::Catalog& catalog, transport::Transport& transport,
                                const MessageComposer& composer, const util::Clock& clock, DeliverySettings settings,
                                tracking::EventRecorder* recorder)
-    : store_(store),
-      catalog_(catalog),
-      transport_(transport),
-      composer_(composer),
-      clock_(clock),
-      settings_(settings),
-      recorder_(recorder),
-      rate_(settings.rate_per_second) {}
+    : DeliveryEngine(store, catalog,
+                     std::vector<RelaySpec>{RelaySpec{"default", &transport,
+                                                      FlowLimits{settings.concurrency, settings.rate_per_second},
+                                                      {}, std::nullopt, {}}},
+                     composer, clock, settings, recorder) {}
 
 DeliveryEngine::~DeliveryEngine() { drain(); }
 
-void DeliveryEngine::start() {
+std::int64_t DeliveryEngine::steady_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Status DeliveryEngine::start() {
+  // Budgets count what was sent before this start; warm-up schedules keep their first day.
+  util::UnixTime now = clock_.now();
+  auto loaded = store_.writer().run([&](const store::Database& db) -> Status {
+    store::RelayUsageRepository usage(db);
+    if (auto s = usage.prune(now - 8 * 86400); !s) return s;
+    auto hours = usage.since(now - 8 * 86400);
+    if (!hours) return std::unexpected(hours.error());
+    for (auto& relay : relays_) {
+      if (!relay->budget.limited()) continue;
+      for (const auto& h : *hours)
+        if (h.relay == relay->spec.name) relay->budget.load(h.hour, h.sent);
+      if (!relay->budget.has_warmup()) continue;
+      auto started = usage.warmup_started(relay->spec.name);
+      if (!started) return std::unexpected(started.error());
+      util::UnixTime first_day = relay->spec.warmup_start ? utc_day_start(*relay->spec.warmup_start)
+                                 : *started             ? **started
+                                                        : utc_day_start(now);
+      if (!relay->spec.warmup_start && !*started)
+        if (auto s = usage.start_warmup(relay->spec.name, first_day); !s) return s;
+      relay->budget.set_warmup_start(first_day);
+    }
+    return {};
+  });
+  if (!loaded) return fail("delivery: cannot load relay usage: " + loaded.error());
   dispatcher_ = std::thread([this] { dispatch_loop(); });
-  for (int i = 0; i < settings_.concurrency; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (size_t r = 0; r < relays_.size(); ++r)
+    for (int i = 0; i < relays_[r]->spec.limits.concurrency; ++i)
+      workers_.emplace_back([this, r, i] { worker_loop(r, i); });
+  return {};
 }
 
 void DeliveryEngine::poke() {
@@ -46,7 +112,7 @@ void DeliveryEngine::poke() {
 
 bool DeliveryEngine::idle() const {
   std::lock_guard lock(mutex_);
-  return work_.empty() && busy_workers_ == 0 && !claiming_;
+  return queued_ == 0 && busy_workers_ == 0 && !claiming_ && unrecorded_.empty();
 }
 
 DeliveryStats DeliveryEngine::stats() const {
@@ -55,9 +121,13 @@ DeliveryStats DeliveryEngine::stats() const {
   s.failed = failed_;
   s.retried = retried_;
   s.skipped = skipped_;
+  s.deferred = deferred_;
   {
     std::lock_guard lock(mutex_);
-    s.in_flight = static_cast<std::int64_t>(work_.size()) + busy_workers_;
+    s.in_flight = static_cast<std::int64_t>(queued_) + busy_workers_;
+    s.paused_reason = store_error_;
+    s.paused_since = store_error_since_;
+    s.unrecorded = static_cast<std::int64_t>(unrecorded_.size());
   }
   std::lock_guard lock(rate_mutex_);
   std::int64_t now_ms = clock_.now_ms();
@@ -71,10 +141,66 @@ DeliveryStats DeliveryEngine::stats() const {
   return s;
 }
 
-void DeliveryEngine::drain() {
-  if (stopping_.exchange(true)) {
-    // Already draining or drained: make sure threads are joined.
+namespace {
+nlohmann::json flow_json(const FlowSnapshot& s) {
+  nlohmann::json j = {{"concurrency", s.configured.concurrency},
+                      {"rate", s.configured.rate},
+                      {"factor", std::round(s.factor * 100) / 100},
+                      {"effective_concurrency", s.effective_concurrency},
+                      {"effective_rate", s.effective_rate},
+                      {"in_flight", s.in_flight},
+                      {"paused_s", static_cast<double>(s.paused_for_ms) / 1000.0},
+                      {"sent", s.sent},
+                      {"deferred", s.deferred},
+                      {"failed", s.failed},
+                      {"throttles", s.throttles}};
+  if (!s.last_reason.empty()) j["last_reason"] = s.last_reason;
+  return j;
+}
+}  // namespace
+
+nlohmann::json DeliveryEngine::flow_status() const {
+  std::lock_guard lock(mutex_);
+  auto now_ms = steady_ms();
+  auto wall = clock_.now();
+  nlohmann::json relays = nlohmann::json::array();
+  for (const auto& r : relays_) {
+    auto j = flow_json(r->gate.snapshot(now_ms));
+    j["name"] = r->spec.name;
+    j["transport"] = r->spec.transport ? r->spec.transport->describe() : "";
+    j["state"] = r->down ? "down" : r->gate.paused(now_ms) ? "throttled" : "up";
+    if (r->down) {
+      j["down_reason"] = r->down_reason;
+      j["retry_in_s"] = static_cast<double>(std::max<std::int64_t>(0, r->retry_at_ms - now_ms)) / 1000.0;
+    }
+    if (r->spec.budget.window) {
+      j["window"] = r->spec.budget.window->to_string();
+      j["window_used"] = r->budget.used_in_window(wall);
+    }
+    if (r->budget.has_warmup()) {
+      j["warmup_used_today"] = r->budget.used_today(wall);
+      if (auto cap = r->budget.today_cap(wall)) j["warmup_cap_today"] = *cap;
+      else j["warmup_cap_today"] = nullptr;  // the schedule is over
+    }
+    if (auto b = r->budget.blocked(wall)) {
+      j["state"] = "out of budget";
+      j["budget_reason"] = b->reason;
+      j["budget_reopens_at"] = util::format_iso8601(b->until);
+    }
+    relays.push_back(std::move(j));
   }
+  nlohmann::json destinations = nlohmann::json::array();
+  for (const auto& [name, d] : destinations_) {
+    auto j = flow_json(d.gate.snapshot(now_ms));
+    j["name"] = name;
+    j["queued"] = d.queue.size();
+    destinations.push_back(std::move(j));
+  }
+  return {{"relays", std::move(relays)}, {"destinations", std::move(destinations)}};
+}
+
+void DeliveryEngine::drain() {
+  stopping_ = true;
   dispatcher_wake_.notify_all();
   room_ready_.notify_all();
   work_ready_.notify_all();
@@ -85,12 +211,20 @@ void DeliveryEngine::drain() {
   std::vector<store::ClaimedSend> left;
   {
     std::lock_guard lock(mutex_);
-    left.assign(work_.begin(), work_.end());
-    work_.clear();
+    for (auto& [name, d] : destinations_) {
+      for (auto& p : d.queue) left.push_back(p.send);
+      d.queue.clear();
+    }
+    queued_ = 0;
   }
   if (!left.empty()) {
     spdlog::info("delivery: returning {} claimed sends to the queue", left.size());
     release(left, 0);
+  }
+  if (!retry_unrecorded()) {
+    std::lock_guard lock(mutex_);
+    spdlog::critical("delivery: {} send outcomes could not be written ({}); those sends go again after a restart",
+                     unrecorded_.size(), store_error_);
   }
 }
 
@@ -112,32 +246,253 @@ void DeliveryEngine::release(const std::vector<store::ClaimedSend>& items, util:
   if (!s) spdlog::error("delivery: could not return sends to the queue: {}", s.error());
 }
 
+void DeliveryEngine::write_releases(const std::vector<Release>& releases) {
+  deferred_ += static_cast<std::int64_t>(releases.size());
+  record(releases.front().send, [releases, now = clock_.now()](const store::Database& db) -> Status {
+    store::SendRepository sends(db);
+    for (const auto& r : releases)
+      if (auto s = sends.mark_deferred(r.send.id, r.at, 0, r.reason, now); !s) return s;
+    return {};
+  });
+}
+
+std::shared_ptr<const std::vector<size_t>> DeliveryEngine::route_for(const campaigns::Campaign& campaign) {
+  // The campaign's relay first; then relays serving its From domain; then relays serving any.
+  auto route = std::make_shared<std::vector<size_t>>();
+  auto add = [&](size_t i) {
+    if (std::find(route->begin(), route->end(), i) == route->end()) route->push_back(i);
+  };
+  if (campaign.relay)
+    for (size_t i = 0; i < relays_.size(); ++i)
+      if (relays_[i]->spec.name == *campaign.relay) add(i);
+  auto domain = from_domain(campaign);
+  for (size_t i = 0; i < relays_.size(); ++i) {
+    const auto& domains = relays_[i]->spec.from_domains;
+    if (std::find(domains.begin(), domains.end(), domain) != domains.end()) add(i);
+  }
+  for (size_t i = 0; i < relays_.size(); ++i)
+    if (relays_[i]->spec.from_domains.empty()) add(i);
+  // Nothing fits (every relay is dedicated to other domains): the first relay, as before.
+  if (route->empty()) add(0);
+  return route;
+}
+
+DeliveryEngine::Destination& DeliveryEngine::destination_locked(const std::string& name, std::int64_t now_ms) {
+  auto it = destinations_.find(name);
+  if (it != destinations_.end()) return it->second;
+  FlowLimits limits;
+  if (auto l = settings_.destinations.find(name); l != settings_.destinations.end()) limits = l->second;
+  else if (auto d = settings_.destinations.find("*"); d != settings_.destinations.end()) limits = d->second;
+  return destinations_.emplace(name, Destination{FlowGate(limits, settings_.throttle, now_ms), {}}).first->second;
+}
+
+DeliveryEngine::Routing DeliveryEngine::route_locked(const Pending& p, std::int64_t now_ms, util::UnixTime wall) {
+  Routing out;
+  out.wait_until_ms = kNever;
+  auto consider = [&](std::int64_t until_ms, std::string reason) {
+    if (until_ms < out.wait_until_ms) {
+      out.wait_until_ms = until_ms;
+      out.reason = std::move(reason);
+    }
+  };
+  for (size_t i : *p.route) {
+    Relay& r = *relays_[i];
+    if (r.down && (now_ms < r.retry_at_ms || r.probing)) {
+      consider(std::max(r.retry_at_ms, now_ms + 50), "relay " + r.spec.name + " is down: " + r.down_reason);
+      continue;
+    }
+    if (r.gate.paused(now_ms)) {
+      consider(r.gate.paused_until(), "relay " + r.spec.name + " asked us to slow down: " +
+                                          r.gate.snapshot(now_ms).last_reason);
+      continue;
+    }
+    if (auto b = r.budget.blocked(wall)) {
+      consider(now_ms + (b->until - wall) * 1000, "relay " + r.spec.name + ": " + b->reason);
+      continue;
+    }
+    out.relay = i;
+    return out;
+  }
+  out.wait_until_wall = wall_after(wall, now_ms, out.wait_until_ms);
+  return out;
+}
+
+void DeliveryEngine::park_locked(Destination& d, std::int64_t until_ms, util::UnixTime until_wall,
+                                 const std::string& reason, std::vector<Release>& releases) {
+  (void)until_ms;
+  for (auto& p : d.queue) releases.push_back({p.send, until_wall, reason});
+  queued_ -= d.queue.size();
+  d.queue.clear();
+}
+
+std::optional<DeliveryEngine::Pending> DeliveryEngine::take_locked(size_t relay, std::int64_t now_ms,
+                                                                   std::int64_t& wake_ms,
+                                                                   std::vector<Release>& releases) {
+  if (queued_ == 0) return std::nullopt;
+  if (!store_error_.empty()) return std::nullopt;  // paused until the store takes writes again
+  util::UnixTime wall = clock_.now();
+  auto it = destinations_.upper_bound(cursor_);
+  for (size_t n = 0; n < destinations_.size(); ++n, ++it) {
+    if (it == destinations_.end()) it = destinations_.begin();
+    auto& [name, d] = *it;
+    if (d.queue.empty()) continue;
+    if (d.gate.paused(now_ms)) {
+      if (d.gate.paused_until() - now_ms > kParkMs) {
+        park_locked(d, d.gate.paused_until(), wall_after(wall, now_ms, d.gate.paused_until()),
+                    "deferred: " + name + " asked us to slow down: " + d.gate.snapshot(now_ms).last_reason, releases);
+      } else {
+        wake_ms = std::min(wake_ms, d.gate.paused_until());
+      }
+      continue;
+    }
+    // Sends none of whose relays can take them for a while go back to the store.
+    Routing routing = route_locked(d.queue.front(), now_ms, wall);
+    while (!routing.relay && routing.wait_until_ms - now_ms > kParkMs) {
+      releases.push_back({d.queue.front().send, routing.wait_until_wall, "deferred: " + routing.reason});
+      d.queue.pop_front();
+      --queued_;
+      if (d.queue.empty()) break;
+      routing = route_locked(d.queue.front(), now_ms, wall);
+    }
+    if (d.queue.empty()) continue;
+    if (!routing.relay) {
+      wake_ms = std::min(wake_ms, routing.wait_until_ms);
+      continue;
+    }
+    if (*routing.relay != relay) continue;  // another relay's workers take it
+    if (auto later = d.gate.admit(now_ms)) {
+      wake_ms = std::min(wake_ms, *later);
+      continue;
+    }
+    Relay& r = *relays_[relay];
+    if (auto later = r.gate.admit(now_ms)) {
+      d.gate.cancel();
+      wake_ms = std::min(wake_ms, *later);
+      return std::nullopt;  // this relay is the limit, whatever the destination
+    }
+    Pending out = std::move(d.queue.front());
+    d.queue.pop_front();
+    --queued_;
+    out.relay = relay;
+    if (r.budget.limited()) {
+      r.budget.take(wall);
+      out.budget_taken_at = wall;
+    }
+    if (r.down) r.probing = true;
+    cursor_ = name;
+    return out;
+  }
+  return std::nullopt;
+}
+
 void DeliveryEngine::dispatch_loop() {
-  const size_t high_water = static_cast<size_t>(std::max(settings_.batch_size, settings_.concurrency * 4));
+  int workers = 0;
+  for (const auto& r : relays_) workers += r->spec.limits.concurrency;
+  const size_t high_water = static_cast<size_t>(std::max(settings_.batch_size, workers * 4));
+  auto reader = store_.open_reader();
+  if (!reader) {
+    spdlog::critical("delivery dispatcher: cannot open the database: {}", reader.error());
+    return;
+  }
   while (!stopping_) {
+    bool paused = false;
+    {
+      std::lock_guard lock(mutex_);
+      paused = !store_error_.empty();
+    }
+    if (paused) {
+      if (!retry_unrecorded()) {
+        std::unique_lock lock(mutex_);
+        dispatcher_wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_.load(); });
+        continue;
+      }
+      store_recovered();
+    }
+    size_t want = 0;
     {
       std::unique_lock lock(mutex_);
-      room_ready_.wait(lock, [&] { return stopping_ || work_.size() < high_water / 2; });
+      room_ready_.wait(lock, [&] { return stopping_ || queued_ < high_water / 2 || !store_error_.empty(); });
       if (stopping_) break;
+      if (!store_error_.empty()) continue;  // retry the unrecorded outcomes first
       claiming_ = true;
+      want = high_water - std::min(high_water, queued_);
     }
-    int want = static_cast<int>(high_water - std::min(high_water, work_.size()));
     std::vector<store::ClaimedSend> claimed;
     auto s = store_.writer().run([&](const store::Database& db) -> Status {
-      auto r = store::SendRepository(db).claim_due(clock_.now(), std::max(1, want));
+      auto r = store::SendRepository(db).claim_due(clock_.now(), static_cast<int>(std::max<size_t>(1, want)));
       if (!r) return std::unexpected(r.error());
       claimed = std::move(*r);
       return {};
     });
+    if (!s) {
+      store_failed("claim sends", s.error());
+      std::unique_lock lock(mutex_);
+      dispatcher_wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_.load(); });
+      continue;
+    }
+
+    // Where each one goes: its destination and the relays its campaign may use.
+    std::vector<Pending> ready;
+    std::vector<store::ClaimedSend> orphaned;
+    store::ContactRepository contacts(*reader);
+    for (auto& c : claimed) {
+      auto campaign = catalog_.find(c.campaign_id);
+      if (!campaign) {
+        orphaned.push_back(c);  // its file is gone or invalid: it waits until the file is back
+        continue;
+      }
+      Pending p;
+      auto email = contacts.email_of(c.contact_id);
+      p.destination = email && *email ? destination_of(**email) : "";
+      p.send = std::move(c);
+      auto key = static_cast<const void*>(campaign.get());
+      auto route = routes_.find(key);
+      if (route == routes_.end()) {
+        if (routes_.size() > 1000) routes_.clear();
+        route = routes_.emplace(key, route_for(campaign->campaign)).first;
+      }
+      p.route = route->second;
+      ready.push_back(std::move(p));
+    }
+    if (!orphaned.empty()) release(orphaned, clock_.now() + kPausedRetrySeconds);
+
+    std::vector<Release> overflow;
     {
       std::unique_lock lock(mutex_);
       claiming_ = false;
-      for (auto& c : claimed) work_.push_back(c);
+      auto now_ms = steady_ms();
+      auto wall = clock_.now();
+      for (auto& p : ready) {
+        Destination& d = destination_locked(p.destination, now_ms);
+        // A rate-limited destination holds a few seconds of its sends, and never most of the
+        // buffer, so the others keep flowing; the rest wait in the store until their turn.
+        double rate = d.gate.snapshot(now_ms).effective_rate;
+        if (rate > 0) {
+          auto cap = static_cast<size_t>(std::max(8.0, std::min(rate * kBufferSeconds, high_water / 4.0)));
+          if (d.queue.size() >= cap) {
+            auto wait_s = static_cast<util::UnixTime>(std::ceil(static_cast<double>(d.queue.size()) / rate));
+            overflow.push_back({p.send, wall + std::max<util::UnixTime>(1, wait_s), ""});
+            continue;
+          }
+        }
+        d.queue.push_back(std::move(p));
+        ++queued_;
+      }
     }
-    if (!s) spdlog::error("delivery: claiming sends failed: {}", s.error());
-    if (!claimed.empty()) {
+    if (!overflow.empty()) {
+      // Not deferrals: only our own pacing, so no reason to show.
+      auto s2 = store_.writer().run([&](const store::Database& db) -> Status {
+        auto stmt = db.cached("UPDATE sends SET state = 'queued', next_attempt_at = ?2 WHERE id = ?1 AND state = 'sending'");
+        if (!stmt) return std::unexpected(stmt.error());
+        for (const auto& o : overflow)
+          if (auto r = (*stmt)->bind(1, o.send.id).bind(2, o.at).run(); !r) return r;
+        return {};
+      });
+      if (!s2) spdlog::error("delivery: could not return sends to the queue: {}", s2.error());
+    }
+    if (!ready.empty()) {
       work_ready_.notify_all();
-      continue;
+      if (ready.size() > overflow.size()) continue;
     }
     std::unique_lock lock(mutex_);
     dispatcher_wake_.wait_for(lock, kIdlePoll, [&] { return stopping_ || poked_; });
@@ -145,173 +500,345 @@ void DeliveryEngine::dispatch_loop() {
   }
 }
 
-void DeliveryEngine::worker_loop(int index) {
+void DeliveryEngine::worker_loop(size_t relay, int index) {
+  const std::string& relay_name = relays_[relay]->spec.name;
   auto reader = store_.open_reader();
   if (!reader) {
-    spdlog::critical("delivery worker {}: cannot open the database: {}", index, reader.error());
+    spdlog::critical("delivery worker {}/{}: cannot open the database: {}", relay_name, index, reader.error());
     return;
   }
   std::unique_ptr<transport::Session> session;
   while (true) {
-    store::ClaimedSend item;
+    std::optional<Pending> item;
+    std::vector<Release> releases;
+    bool stop = false;
     {
       std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [&] { return stopping_ || !work_.empty(); });
-      if (stopping_ || work_.empty()) return;
-      item = work_.front();
-      work_.pop_front();
-      ++busy_workers_;
+      while (true) {
+        if (stopping_) {
+          stop = true;
+          break;
+        }
+        auto now_ms = steady_ms();
+        std::int64_t wake_ms = now_ms + 250;
+        item = take_locked(relay, now_ms, wake_ms, releases);
+        if (item || !releases.empty()) break;
+        work_ready_.wait_until(lock, std::chrono::steady_clock::time_point(
+                                         std::chrono::milliseconds(std::max(wake_ms, now_ms + 1))));
+      }
+      if (item) ++busy_workers_;
     }
+    if (!releases.empty()) {
+      write_releases(releases);
+      room_ready_.notify_one();
+    }
+    if (stop) return;
+    if (!item) continue;
     room_ready_.notify_one();
     if (!session) {
-      auto opened = transport_.open_session();
+      auto opened = relays_[relay]->spec.transport->open_session();
       if (opened) {
         session = std::move(*opened);
       } else {
-        spdlog::warn("delivery worker {}: cannot open a transport session: {}", index, opened.error());
+        spdlog::warn("delivery worker {}/{}: cannot open a transport session: {}", relay_name, index,
+                     opened.error());
       }
     }
-    deliver(item, session.get(), *reader, index);
+    auto done = deliver(*item, session.get(), *reader, index);
+    std::optional<WriteJob> write;
+    {
+      std::lock_guard lock(mutex_);
+      write = settle(*item, done);
+    }
+    if (write) record(item->send, std::move(*write));
     {
       std::lock_guard lock(mutex_);
       --busy_workers_;
     }
+    work_ready_.notify_all();
   }
 }
 
-void DeliveryEngine::deliver(const store::ClaimedSend& item, transport::Session* session,
-                             const store::Database& reader, int worker) {
+DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, transport::Session* session,
+                                                  const store::Database& reader, int worker) {
+  const store::ClaimedSend& item = pending.send;
   auto campaign = catalog_.find(item.campaign_id);
   if (!campaign) {
     // The campaign's file is gone or invalid: the send waits until it is back.
     release({item}, clock_.now() + kPausedRetrySeconds);
-    return;
+    return {Verdict::returned, {}};
   }
   const std::string& name = campaign->campaign.name;
-  auto skip = [&](const std::string& reason) {
+  auto skip = [&](const std::string& reason) -> Delivered {
     ++skipped_;
     spdlog::info("campaign {} contact {}: skipped: {}", name, item.contact_id, reason);
-    store_.writer().post([id = item.id, reason, now = clock_.now()](const store::Database& db) {
+    record(item, [id = item.id, reason, now = clock_.now()](const store::Database& db) {
       return store::SendRepository(db).mark_skipped(id, reason, now);
     });
+    return {Verdict::skipped, reason};
+  };
+  auto unreadable = [&](const std::string& what, const std::string& error) -> Delivered {
+    spdlog::error("campaign {} contact {}: cannot read {}: {}", name, item.contact_id, what, error);
+    release({item}, clock_.now() + kPausedRetrySeconds);
+    return {Verdict::returned, {}};
   };
 
   // Checked now, not when the list was built: an unsubscribe during the campaign holds.
   store::ContactRepository contacts(reader);
   auto contact = contacts.find_by_id(item.contact_id);
-  if (!contact) {
-    spdlog::error("campaign {} contact {}: cannot read contact: {}", name, item.contact_id, contact.error());
-    release({item}, clock_.now() + kPausedRetrySeconds);
-    return;
-  }
+  if (!contact) return unreadable("contact", contact.error());
   if (!*contact) return skip("contact no longer exists");
   // The confirmation mail of double opt-in goes to pending contacts, everything else to subscribed ones.
   const char* wanted = campaign->campaign.kind == campaigns::CampaignKind::confirmation ? "pending" : "subscribed";
   if ((*contact)->status != wanted) return skip("contact is " + (*contact)->status);
   auto suppressed = store::SuppressionRepository(reader).is_suppressed((*contact)->email);
-  if (!suppressed) {
-    release({item}, clock_.now() + kPausedRetrySeconds);
-    return;
-  }
+  if (!suppressed) return unreadable("suppressions", suppressed.error());
   if (*suppressed) return skip("address is suppressed");
   if (const auto& topic = campaign->campaign.topic) {
     auto left = store::TopicRepository(reader).has_left(item.contact_id, *topic);
-    if (!left) {
-      release({item}, clock_.now() + kPausedRetrySeconds);
-      return;
-    }
+    if (!left) return unreadable("topics", left.error());
     if (*left) return skip("contact left topic " + *topic);
   }
+  // The frequency cap, again: other campaigns may have sent since this list was built.
+  auto refusal = campaigns::send_time_refusal(reader, *campaign, item, clock_.now());
+  if (!refusal) return unreadable("send policy", refusal.error());
+  if (*refusal) return skip(**refusal);
 
   nlohmann::json send_context;
   if (item.context) {
     send_context = nlohmann::json::parse(*item.context, nullptr, false);
     if (send_context.is_discarded()) send_context = nlohmann::json();
   }
-  auto message =
-      composer_.compose(campaign->campaign, campaign->templates, **contact, item.id, clock_.now(), send_context);
+  auto message = composer_.compose(*campaign, item.variant, **contact, item.id, clock_.now(), send_context);
   if (!message) {
     ++failed_;
     spdlog::error("campaign {} contact {}: cannot render: {}", name, item.contact_id, message.error());
-    store_.writer().post([id = item.id, err = message.error(), now = clock_.now()](const store::Database& db) {
+    record(item, [id = item.id, err = message.error(), now = clock_.now()](const store::Database& db) {
       return store::SendRepository(db).mark_failed(id, 0, "render: " + err, now);
     });
-    return;
+    return {Verdict::failed, "render"};
   }
-  if (!rate_.acquire(stopping_) || !campaign->throttle.acquire(stopping_)) {
+  if (!campaign->throttle.acquire(stopping_)) {
     release({item}, 0);
-    return;
+    return {Verdict::returned, {}};
   }
   transport::SendResult result;
   if (session) {
     result = session->send({message->mail_from, message->rcpt_to}, message->bytes);
   } else {
-    result = {transport::Outcome::retry, 0, "", "no transport session"};
+    result = {transport::Outcome::retry, 0, "", "no transport session", transport::ReplyStage::none};
   }
+  const std::string& relay_name = relays_[pending.relay]->spec.name;
   if (result.outcome != transport::Outcome::sent)
-    spdlog::warn("campaign {} contact {}: worker {}: {} {} {}", name, item.contact_id, worker, result.code,
-                 result.enhanced, result.reply);
-  record_outcome(item, result, message->message_id);
-}
+    spdlog::warn("campaign {} contact {}: relay {} worker {}: {} {} {}", name, item.contact_id, relay_name, worker,
+                 result.code, result.enhanced, result.reply);
 
-void DeliveryEngine::wait_recorded(const store::ClaimedSend& item, std::future<Status> done) {
-  if (auto s = done.get(); !s)
-    spdlog::error("campaign id {} contact {}: could not record the outcome of send {}: {}", item.campaign_id,
-                  item.contact_id, item.id, s.error());
-}
-
-void DeliveryEngine::record_outcome(const store::ClaimedSend& item, const transport::SendResult& result,
-                                    const std::string& message_id) {
-  util::UnixTime now = clock_.now();
-  switch (result.outcome) {
-    case transport::Outcome::sent:
+  std::string reply = result.enhanced.empty() ? result.reply : result.enhanced + " " + result.reply;
+  if (result.code > 0) reply = std::to_string(result.code) + " " + reply;
+  switch (classify_push_back(result)) {
+    case PushBack::none:
       ++sent_;
-      // Waits for the commit: a worker never has more than one message sent but not recorded,
-      // which bounds what a crash can make us send twice.
-      wait_recorded(item, store_.writer().submit([item, message_id, code = result.code, now](const store::Database& db) -> Status {
-        if (auto s = store::SendRepository(db).mark_sent(item.id, message_id, code, now); !s) return s;
-        store::Event e;
-        e.kind = "sent";
-        e.contact_id = item.contact_id;
-        e.campaign_id = item.campaign_id;
-        e.send_id = item.id;
-        e.at = now;
-        return store::EventRepository(db).insert(e);
-      }));
-      return;
-    case transport::Outcome::retry:
-      if (item.attempts + 1 < settings_.max_attempts) {
-        ++retried_;
-        wait_recorded(item, store_.writer().submit([item, result, at = backoff(item.attempts + 1), now](const store::Database& db) {
-          return store::SendRepository(db).mark_retry(item.id, at, result.code, result.reply, now);
-        }));
-        return;
-      }
-      [[fallthrough]];
-    case transport::Outcome::failed:
-      ++failed_;
-      wait_recorded(item, store_.writer().submit([this, item, result, now](const store::Database& db) -> Status {
-        std::string reply = result.enhanced.empty() ? result.reply : result.enhanced + " " + result.reply;
-        if (auto s = store::SendRepository(db).mark_failed(item.id, result.code, reply, now); !s) return s;
-        // A refusal at send time is a bounce too (RFC 3463): 5.1.x suppresses the address,
-        // 5.7.x (policy, reputation) is about us and suppresses no one.
-        if (!recorder_ || result.code < 500) return {};
-        auto verdict = tracking::inbound::classify_bounce(result.enhanced, std::to_string(result.code) + " " + reply);
-        tracking::ResponseEvent e;
-        e.kind = "bounced";
-        e.send_id = item.id;
-        e.at = now;
-        e.bounce_type = verdict.klass == tracking::inbound::BounceClass::hard ? "hard" : "soft";
-        e.reason = reply;
-        e.provider_event_id = "smtp:" + std::to_string(item.id);
-        e.data = {{"source", "smtp"}, {"classification", std::string(tracking::inbound::to_string(verdict.klass))}};
-        if (verdict.klass == tracking::inbound::BounceClass::policy) e.data["policy"] = true;
-        auto recorded = recorder_->record_in(db, e);
-        if (!recorded) return std::unexpected(recorded.error());
-        return {};
-      }));
-      return;
+      record_sent(pending, result, message->message_id);
+      return {Verdict::sent, {}};
+    case PushBack::relay_down:
+      return {Verdict::relay_down, reply};
+    case PushBack::relay_throttle:
+      return {Verdict::deferred_relay, reply};
+    case PushBack::domain_throttle:
+      return {Verdict::deferred_domain, reply};
+    case PushBack::message:
+      break;
   }
+  if (result.outcome == transport::Outcome::retry && item.attempts + 1 < settings_.max_attempts) {
+    ++retried_;
+    record(item, [item, result, at = backoff(item.attempts + 1), now = clock_.now()](const store::Database& db) {
+      return store::SendRepository(db).mark_retry(item.id, at, result.code, result.reply, now);
+    });
+    return {Verdict::retried, reply};
+  }
+  ++failed_;
+  record_failure(item, result);
+  return {Verdict::failed, reply};
+}
+
+std::optional<DeliveryEngine::WriteJob> DeliveryEngine::settle(Pending& item, const Delivered& done) {
+  Relay& relay = *relays_[item.relay];
+  Destination& dest = destination_locked(item.destination, steady_ms());
+  auto now_ms = steady_ms();
+  if (item.budget_taken_at != 0 && done.verdict != Verdict::sent) {
+    relay.budget.give_back(item.budget_taken_at);
+    item.budget_taken_at = 0;
+  }
+  auto relay_answered = [&] {
+    if (relay.down) spdlog::info("relay {} is back up", relay.spec.name);
+    relay.down = false;
+    relay.probing = false;
+    relay.down_pause_ms = 0;
+  };
+  auto back_in_line = [&] {
+    dest.queue.push_front(std::move(item));
+    ++queued_;
+  };
+  switch (done.verdict) {
+    case Verdict::sent:
+      dest.gate.finish(FlowGate::Outcome::sent, now_ms);
+      relay.gate.finish(FlowGate::Outcome::sent, now_ms);
+      ++relay.sent;
+      relay_answered();
+      return std::nullopt;
+    case Verdict::failed:
+      dest.gate.finish(FlowGate::Outcome::failed, now_ms);
+      relay.gate.finish(FlowGate::Outcome::failed, now_ms);
+      relay_answered();
+      return std::nullopt;
+    case Verdict::retried:
+      dest.gate.finish(FlowGate::Outcome::deferred, now_ms);
+      relay.gate.finish(FlowGate::Outcome::deferred, now_ms);
+      relay_answered();
+      return std::nullopt;
+    case Verdict::skipped:
+    case Verdict::returned:
+      dest.gate.cancel();
+      relay.gate.cancel();
+      if (relay.probing) relay.probing = false;  // the probe never reached the relay
+      return std::nullopt;
+    case Verdict::deferred_domain: {
+      dest.gate.finish(FlowGate::Outcome::throttled, now_ms, done.reason);
+      relay.gate.finish(FlowGate::Outcome::deferred, now_ms);
+      relay_answered();
+      ++deferred_;
+      auto at = wall_after(clock_.now(), now_ms, dest.gate.paused_until());
+      spdlog::warn("destination {} asked us to slow down ({}); its sends wait until {}", item.destination,
+                   done.reason, util::format_iso8601(at));
+      return [id = item.send.id, at, reason = "deferred: " + item.destination + " asked us to slow down: " + done.reason,
+              now = clock_.now()](const store::Database& db) {
+        return store::SendRepository(db).mark_deferred(id, at, 0, reason, now);
+      };
+    }
+    case Verdict::deferred_relay:
+      relay.gate.finish(FlowGate::Outcome::throttled, now_ms, done.reason);
+      dest.gate.cancel();
+      relay_answered();
+      spdlog::warn("relay {} asked us to slow down: {}", relay.spec.name, done.reason);
+      back_in_line();
+      return std::nullopt;
+    case Verdict::relay_down:
+      relay.gate.cancel();
+      dest.gate.cancel();
+      if (!relay.down) {
+        relay.down = true;
+        relay.down_pause_ms = kRelayRetryMs;
+      } else if (relay.probing) {
+        relay.down_pause_ms = std::min(settings_.throttle.max_pause_ms, relay.down_pause_ms * 2);
+      }
+      if (relay.probing || relay.retry_at_ms <= now_ms) {
+        relay.retry_at_ms = now_ms + relay.down_pause_ms;
+        spdlog::warn("relay {} is down ({}); trying it again in {} s{}", relay.spec.name, done.reason,
+                     relay.down_pause_ms / 1000, item.route->size() > 1 ? ", its sends go to the next relay" : "");
+      }
+      relay.probing = false;
+      relay.down_reason = done.reason;
+      back_in_line();
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void DeliveryEngine::store_failed(const std::string& what, const std::string& error) {
+  std::lock_guard lock(mutex_);
+  if (store_error_.empty()) {
+    store_error_since_ = clock_.now();
+    spdlog::error("delivery: sending paused: cannot {}: {}", what, error);
+  }
+  store_error_ = "cannot " + what + ": " + error;
+  room_ready_.notify_all();  // the dispatcher retries the writes
+}
+
+void DeliveryEngine::store_recovered() {
+  std::lock_guard lock(mutex_);
+  if (store_error_.empty() || !unrecorded_.empty()) return;
+  spdlog::info("delivery: the store takes writes again; sending resumes");
+  store_error_.clear();
+  store_error_since_ = 0;
+  work_ready_.notify_all();
+}
+
+void DeliveryEngine::record(const store::ClaimedSend& item, WriteJob job) {
+  auto s = store_.writer().submit(job).get();
+  if (s) return;
+  spdlog::error("campaign id {} contact {}: could not record the outcome of send {}: {}", item.campaign_id,
+                item.contact_id, item.id, s.error());
+  {
+    std::lock_guard lock(mutex_);
+    unrecorded_.push_back(std::move(job));
+  }
+  store_failed("record send outcomes", s.error());
+}
+
+bool DeliveryEngine::retry_unrecorded() {
+  std::deque<WriteJob> jobs;
+  {
+    std::lock_guard lock(mutex_);
+    jobs.swap(unrecorded_);
+  }
+  while (!jobs.empty()) {
+    auto s = store_.writer().run(jobs.front());
+    if (!s) {
+      {
+        std::lock_guard lock(mutex_);
+        for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) unrecorded_.push_front(std::move(*it));
+      }
+      store_failed("record send outcomes", s.error());
+      return false;
+    }
+    jobs.pop_front();
+  }
+  return true;
+}
+
+void DeliveryEngine::record_sent(const Pending& pending, const transport::SendResult& result,
+                                 const std::string& message_id) {
+  util::UnixTime now = clock_.now();
+  const store::ClaimedSend& item = pending.send;
+  std::optional<std::string> counted_relay;
+  if (relays_[pending.relay]->budget.limited()) counted_relay = relays_[pending.relay]->spec.name;
+  // Waits for the commit: a worker never has more than one message sent but not recorded,
+  // which bounds what a crash can make us send twice.
+  record(item, [item, message_id, code = result.code, now, counted_relay](const store::Database& db) -> Status {
+    if (auto s = store::SendRepository(db).mark_sent(item.id, message_id, code, now); !s) return s;
+    if (counted_relay)
+      if (auto s = store::RelayUsageRepository(db).add_sent(*counted_relay, now); !s) return s;
+    store::Event e;
+    e.kind = "sent";
+    e.contact_id = item.contact_id;
+    e.campaign_id = item.campaign_id;
+    e.send_id = item.id;
+    e.at = now;
+    return store::EventRepository(db).insert(e);
+  });
+}
+
+void DeliveryEngine::record_failure(const store::ClaimedSend& item, const transport::SendResult& result) {
+  record(item, [this, item, result, now = clock_.now()](const store::Database& db) -> Status {
+    std::string reply = result.enhanced.empty() ? result.reply : result.enhanced + " " + result.reply;
+    if (auto s = store::SendRepository(db).mark_failed(item.id, result.code, reply, now); !s) return s;
+    // A refusal at send time is a bounce too (RFC 3463): 5.1.x suppresses the address,
+    // 5.7.x (policy, reputation) is about us and suppresses no one.
+    if (!recorder_ || result.code < 500) return {};
+    auto verdict = tracking::inbound::classify_bounce(result.enhanced, std::to_string(result.code) + " " + reply);
+    tracking::ResponseEvent e;
+    e.kind = "bounced";
+    e.send_id = item.id;
+    e.at = now;
+    e.bounce_type = verdict.klass == tracking::inbound::BounceClass::hard ? "hard" : "soft";
+    e.reason = reply;
+    e.provider_event_id = "smtp:" + std::to_string(item.id);
+    e.data = {{"source", "smtp"}, {"classification", std::string(tracking::inbound::to_string(verdict.klass))}};
+    if (verdict.klass == tracking::inbound::BounceClass::policy) e.data["policy"] = true;
+    auto recorded = recorder_->record_in(db, e);
+    if (!recorded) return std::unexpected(recorded.error());
+    return {};
+  });
 }
 
 }  // namespace campaignd::delivery

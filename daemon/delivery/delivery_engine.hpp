@@ -1,24 +1,40 @@
-// The send queue at work: a dispatcher claims due sends from the store in batches and hands
-// them to worker threads; each worker owns one transport session (so its SMTP connection is
-// reused), re-checks suppression at send time, renders, sends, and records the outcome through
-// the store's writer.
+// The send queue at work. A dispatcher claims due sends from the store in batches, learns each
+// recipient's destination (domain, or provider: see destination.hpp) and the relays that may
+// carry the campaign, and queues it in memory per destination. Each relay has its own worker
+// threads, one transport session each (so SMTP connections are reused); a worker takes the next
+// send, round-robin over destinations, that its relay should carry now and whose destination
+// and relay gates (concurrency, rate, throttling pause: flow_gate.hpp) and budget (window cap,
+// warm-up: send_budget.hpp) let through. So one slow or throttling destination never stalls
+// the others, and a relay that is down or out of budget hands its sends to the next one.
 //
-// A send is marked `sent` only after the transport reported success (a 250, or the maildir
-// rename) and that mark is committed; a crash in between sends that message again on restart.
+// A worker re-checks suppression at send time, renders, sends, and records the outcome through
+// the store's writer. A send is marked `sent` only after the transport reported success (a 250,
+// or the maildir rename) and that mark is committed; a crash in between sends that message
+// again on restart. Deferrals for throttling, a relay being down or a spent budget do not
+// count as attempts: a campaign never fails its recipients because of our own pacing.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon/campaigns/catalog.hpp"
+#include "daemon/delivery/flow_gate.hpp"
 #include "daemon/delivery/message_composer.hpp"
+#include "daemon/delivery/push_back.hpp"
+#include "daemon/delivery/send_budget.hpp"
 #include "daemon/store/sends.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/tracking/event_recorder.hpp"
@@ -28,31 +44,54 @@
 
 namespace campaignd::delivery {
 
+// One relay the engine may send through. The transport is owned by the caller.
+struct RelaySpec {
+  std::string name = "default";
+  transport::Transport* transport = nullptr;
+  FlowLimits limits{4, 0};  // concurrency = its worker count (at least 1)
+  BudgetSettings budget;
+  std::optional<util::UnixTime> warmup_start;  // from the config; else the first day it ran
+  std::vector<std::string> from_domains;       // empty = any From domain
+};
+
 struct DeliverySettings {
-  int concurrency = 4;
-  double rate_per_second = 0;  // 0 = unlimited
+  int concurrency = 4;          // for the single-transport constructor
+  double rate_per_second = 0;   // for the single-transport constructor; 0 = unlimited
   int batch_size = 500;
   int max_attempts = 8;
   int retry_base_seconds = 300;
   int retry_max_seconds = 4000;
+  // Per destination (domain or provider key); "*" holds the default for every other one.
+  std::map<std::string, FlowLimits> destinations;
+  ThrottleSettings throttle;
 };
 
 struct DeliveryStats {
-  std::int64_t sent = 0, failed = 0, retried = 0, skipped = 0;
+  std::int64_t sent = 0, failed = 0, retried = 0, skipped = 0, deferred = 0;
   std::int64_t in_flight = 0;
   double send_rate = 0;  // messages per second over the last few seconds
+  // Non-empty while sending is paused because the store cannot be written (disk full,
+  // database locked by another process): the error, and since when.
+  std::string paused_reason;
+  util::UnixTime paused_since = 0;
+  std::int64_t unrecorded = 0;  // outcomes waiting to be written
 };
 
 class DeliveryEngine {
  public:
   // With `recorder`, a permanent refusal at send time is also recorded as a bounce (and a hard
   // one suppresses the address).
+  DeliveryEngine(store::Store& store, campaigns::Catalog& catalog, std::vector<RelaySpec> relays,
+                 const MessageComposer& composer, const util::Clock& clock, DeliverySettings settings,
+                 tracking::EventRecorder* recorder = nullptr);
+  // One relay: `transport` with settings.concurrency sessions at settings.rate_per_second.
   DeliveryEngine(store::Store& store, campaigns::Catalog& catalog, transport::Transport& transport,
                  const MessageComposer& composer, const util::Clock& clock, DeliverySettings settings,
                  tracking::EventRecorder* recorder = nullptr);
   ~DeliveryEngine();
 
-  void start();
+  // Loads the relays' recorded usage and warm-up starts, then starts the threads.
+  Status start();
   // Stops claiming, lets every worker finish the message it is sending, puts claimed but
   // unstarted sends back in the queue, and waits for their state to be written.
   void drain();
@@ -61,41 +100,109 @@ class DeliveryEngine {
   // True when nothing is claimed, queued in memory, or being sent.
   bool idle() const;
   DeliveryStats stats() const;
+  // Per relay and per destination: limits, adaptation, pauses, budgets, counts, last reasons.
+  nlohmann::json flow_status() const;
 
  private:
+  struct Relay {
+    RelaySpec spec;
+    FlowGate gate;
+    SendBudget budget;
+    bool down = false;
+    std::int64_t retry_at_ms = 0;   // steady ms: when a probe may try it again
+    std::int64_t down_pause_ms = 0;
+    bool probing = false;
+    std::string down_reason;
+    std::int64_t sent = 0;
+  };
+  struct Pending {
+    store::ClaimedSend send;
+    std::string destination;
+    std::shared_ptr<const std::vector<size_t>> route;  // relays that may carry it, in order
+    size_t relay = 0;                 // the one it was handed to
+    util::UnixTime budget_taken_at = 0;  // when its relay budget was reserved (0 = not)
+  };
+  struct Destination {
+    FlowGate gate;
+    std::deque<Pending> queue;
+  };
+  // Where a send can go now, or until when none of its relays can take it and why.
+  struct Routing {
+    std::optional<size_t> relay;
+    std::int64_t wait_until_ms = 0;
+    util::UnixTime wait_until_wall = 0;
+    std::string reason;
+  };
+  struct Release {
+    store::ClaimedSend send;
+    util::UnixTime at = 0;
+    std::string reason;  // empty: back to the queue without a note
+  };
+
   void dispatch_loop();
-  void worker_loop(int index);
-  void deliver(const store::ClaimedSend& item, transport::Session* session, const store::Database& reader,
-               int worker);
-  void record_outcome(const store::ClaimedSend& item, const transport::SendResult& result,
-                      const std::string& message_id);
-  void wait_recorded(const store::ClaimedSend& item, std::future<Status> done);
+  void worker_loop(size_t relay, int index);
+  std::optional<Pending> take_locked(size_t relay, std::int64_t now_ms, std::int64_t& wake_ms,
+                                     std::vector<Release>& releases);
+  Routing route_locked(const Pending& p, std::int64_t now_ms, util::UnixTime now_wall);
+  Destination& destination_locked(const std::string& name, std::int64_t now_ms);
+  std::shared_ptr<const std::vector<size_t>> route_for(const campaigns::Campaign& campaign);
+  void park_locked(Destination& d, std::int64_t until_ms, util::UnixTime until_wall, const std::string& reason,
+                   std::vector<Release>& releases);
+
+  enum class Verdict { sent, failed, retried, skipped, deferred_domain, deferred_relay, relay_down, returned };
+  struct Delivered {
+    Verdict verdict = Verdict::returned;
+    std::string reason;
+  };
+  Delivered deliver(const Pending& item, transport::Session* session, const store::Database& reader, int worker);
+  // Gates, relay health and in-memory requeues after a send; a state to write, if any, is
+  // returned to be recorded outside the lock.
+  std::optional<std::function<Status(const store::Database&)>> settle(Pending& item, const Delivered& done);
+  void record_sent(const Pending& item, const transport::SendResult& result, const std::string& message_id);
+  void record_failure(const store::ClaimedSend& item, const transport::SendResult& result);
+  using WriteJob = std::function<Status(const store::Database&)>;
+  // Writes a send's new state and waits for the commit. When the store refuses the write the
+  // job is kept and retried, and sending pauses until it is written: a message sent but not
+  // recorded would go again after a restart.
+  void record(const store::ClaimedSend& item, WriteJob job);
+  // The kept jobs, in order; false while the store still refuses them.
+  bool retry_unrecorded();
+  void store_failed(const std::string& what, const std::string& error);
+  void store_recovered();
+  void write_releases(const std::vector<Release>& releases);
   void release(const std::vector<store::ClaimedSend>& items, util::UnixTime retry_at);
   util::UnixTime backoff(int attempts) const;
+  std::int64_t steady_ms() const;
 
   store::Store& store_;
   campaigns::Catalog& catalog_;
-  transport::Transport& transport_;
   const MessageComposer& composer_;
   const util::Clock& clock_;
   DeliverySettings settings_;
   tracking::EventRecorder* recorder_;
-  util::RateLimiter rate_;
 
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable room_ready_;
   std::condition_variable dispatcher_wake_;
-  std::deque<store::ClaimedSend> work_;
+  std::vector<std::unique_ptr<Relay>> relays_;
+  std::map<std::string, Destination> destinations_;
+  std::string cursor_;  // the destination served last: round-robin from the next one
+  size_t queued_ = 0;   // Pending in all destination queues
   int busy_workers_ = 0;
   bool claiming_ = false;
   std::atomic<bool> stopping_{false};
   bool poked_ = false;
+  std::deque<WriteJob> unrecorded_;
+  std::string store_error_;           // non-empty: sending is paused
+  util::UnixTime store_error_since_ = 0;
+  // Routes by campaign (keyed by the prepared campaign, which a reload replaces).
+  std::map<const void*, std::shared_ptr<const std::vector<size_t>>> routes_;
 
   std::thread dispatcher_;
   std::vector<std::thread> workers_;
 
-  std::atomic<std::int64_t> sent_{0}, failed_{0}, retried_{0}, skipped_{0};
+  std::atomic<std::int64_t> sent_{0}, failed_{0}, retried_{0}, skipped_{0}, deferred_{0};
   // Sends completed per second over a short window, for /status.
   mutable std::mutex rate_mutex_;
   mutable std::deque<std::pair<std::int64_t, std::int64_t>> rate_window_;  // (ms, sent total)

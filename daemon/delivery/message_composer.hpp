@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "daemon/campaigns/campaign.hpp"
+#include "daemon/campaigns/prepared_campaign.hpp"
 #include "daemon/render/dkim_keyring.hpp"
 #include "daemon/render/template_set.hpp"
 #include "daemon/store/contacts.hpp"
@@ -43,6 +45,14 @@ class MessageComposer {
   Result<ComposedMessage> compose(const campaigns::Campaign& campaign, const render::TemplateSet& templates,
                                   const store::Contact& contact, std::int64_t send_id, util::UnixTime now,
                                   const nlohmann::json& send_context = nlohmann::json()) const;
+  // The same for a send of a prepared campaign: with `variant` (ClaimedSend::variant, an A/B
+  // variant's name) the variant's subject and templates, parsed at load time, are used instead
+  // of the campaign's; a name the file no longer declares falls back to the campaign's.
+  Result<ComposedMessage> compose(const campaigns::PreparedCampaign& prepared, const std::optional<std::string>& variant,
+                                  const store::Contact& contact, std::int64_t send_id, util::UnixTime now,
+                                  const nlohmann::json& send_context = nlohmann::json()) const {
+    return compose(prepared.campaign, prepared.templates_for(variant), contact, send_id, now, send_context);
+  }
   std::string unsubscribe_url(std::int64_t send_id) const;
 
  private:

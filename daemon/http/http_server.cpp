@@ -2,6 +2,13 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 
 #include "daemon/util/crypto.hpp"
 #include "daemon/util/strings.hpp"
@@ -38,14 +45,64 @@ HttpRequest convert(const httplib::Request& req) {
   return out;
 }
 
+// Lowers the calling pool thread's priority once (Linux: niceness is per thread).
+void lower_thread_priority(int nice) {
+  thread_local bool done = false;
+  if (done || nice <= 0) return;
+  done = true;
+  pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(nice, 19)) != 0) {
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true)) spdlog::warn("http: cannot lower the worker threads' priority: {}", std::strerror(errno));
+  }
+}
+
+HttpResponse redirect(const std::string& location) {
+  HttpResponse r{303, "text/plain; charset=utf-8", "", {{"Location", location}, {"Cache-Control", "no-store"}}};
+  return r;
+}
+
+// Pages of the login flow: no scripts, no framing, no referrer (a login link must not leak).
+HttpResponse page(int status, std::string html) {
+  auto r = HttpResponse::html(status, std::move(html));
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
+std::string login_form(std::string_view message) {
+  std::string html = R"(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>campaignd: log in</title></head>
+<body style="font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; max-width: 26em; margin: 4em auto; padding: 0 1em; color: #222;">
+<h1 style="font-size: 1.4em;">campaignd status</h1>
+)";
+  if (!message.empty()) html += R"(<p style="color: #991b1b;">)" + std::string(message) + "</p>\n";
+  html += R"(<form method="post" action="/login">
+<p><label>Admin token<br><input type="password" name="token" autocomplete="current-password" required autofocus style="width: 100%; font-size: 1em; padding: .3em;"></label></p>
+<p><button type="submit" style="font-size: 1em; padding: .4em 1.2em;">Log in</button></p>
+</form>
+</body></html>
+)";
+  return html;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(HttpSettings settings)
-    : settings_(std::move(settings)), server_(std::make_unique<httplib::Server>()) {
+    : settings_(std::move(settings)),
+      sessions_(settings_.admin_token, clock_),
+      public_gate_(settings_.max_public_handlers),
+      server_(std::make_unique<httplib::Server>()) {
   auto& s = *server_;
   s.set_payload_max_length(settings_.max_body_bytes);
   s.set_tcp_nodelay(true);
-  s.set_keep_alive_max_count(1000);
+  // A kept-alive connection holds its thread: after 20 requests or 2 idle seconds it is closed,
+  // so queued connections get their turn (clients reconnect; email clients rarely reuse anyway).
+  s.set_keep_alive_max_count(20);
+  s.set_keep_alive_timeout(2);
   s.set_read_timeout(30, 0);
   s.set_write_timeout(30, 0);
   int threads = settings_.threads;
@@ -65,7 +122,8 @@ HttpServer::HttpServer(HttpSettings settings)
       what = e.what();
     } catch (...) {
     }
-    spdlog::error("http: {} {} failed: {}", req.method, req.path, what);
+    // A login link's path is a credential until it is spent: never logged.
+    spdlog::error("http: {} {} failed: {}", req.method, req.path.starts_with("/login/") ? "/login/..." : req.path, what);
     send(HttpResponse::error(500, "internal error"), res);
   });
 }
@@ -79,11 +137,30 @@ bool HttpServer::authorized(const std::string& header) const {
 }
 
 void HttpServer::route(const std::string& method, const std::string& pattern, Access access, Handler handler) {
+  // Cookies ride along on every request a browser makes: only reads may accept them.
+  if (access == Access::admin_page && method != "GET")
+    throw std::invalid_argument("Access::admin_page is for GET routes only: " + pattern);
   auto wrapped = [this, access, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-    if (access == Access::admin && !authorized(req.get_header_value("Authorization"))) {
-      auto r = HttpResponse::error(401, "missing or wrong bearer token");
-      r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return send(r, res);
+    lower_thread_priority(settings_.worker_nice);
+    if (access != Access::anyone) {
+      const std::string& authorization = req.get_header_value("Authorization");
+      bool ok = authorized(authorization);
+      if (!ok && access == Access::admin_page && authorization.empty())
+        ok = sessions_.session_valid(AdminSessions::cookie_value(req.get_header_value("Cookie")));
+      if (!ok && access == Access::admin_page && authorization.empty()) return send(redirect("/login"), res);
+      if (!ok) {
+        auto r = HttpResponse::error(401, "missing or wrong bearer token");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return send(r, res);
+      }
+    }
+    if (access == Access::anyone) {
+      public_gate_.enter();
+      struct Leave {
+        Gate& gate;
+        ~Leave() { gate.leave(); }
+      } leave{public_gate_};
+      return send(handler(convert(req)), res);
     }
     send(handler(convert(req)), res);
   };
@@ -92,6 +169,72 @@ void HttpServer::route(const std::string& method, const std::string& pattern, Ac
   else if (method == "PUT") server_->Put(pattern, wrapped);
   else if (method == "DELETE") server_->Delete(pattern, wrapped);
   else throw std::invalid_argument("unsupported method " + method);
+}
+
+void HttpServer::set_public_handler_limit(int limit) { public_gate_.set_limit(limit); }
+
+void HttpServer::Gate::set_limit(int limit) {
+  {
+    std::lock_guard lock(mutex_);
+    if (limit_ == limit) return;
+    limit_ = limit;
+  }
+  turn_.notify_all();
+}
+
+void HttpServer::Gate::enter() {
+  std::unique_lock lock(mutex_);
+  turn_.wait(lock, [this] { return limit_ <= 0 || running_ < limit_; });
+  ++running_;
+}
+
+void HttpServer::Gate::leave() {
+  {
+    std::lock_guard lock(mutex_);
+    --running_;
+  }
+  turn_.notify_one();
+}
+
+void HttpServer::add_login_routes() {
+  route("GET", "/login", Access::anyone, [this](const HttpRequest& r) {
+    if (sessions_.session_valid(AdminSessions::cookie_value(r.header("cookie")))) return redirect("/");
+    return page(200, login_form(sessions_.enabled() ? "" : "No admin token is configured: nobody can log in."));
+  });
+  route("POST", "/login", Access::anyone, [this](const HttpRequest& r) {
+    if (!sessions_.attempts_allowed()) {
+      auto res = page(429, login_form("Too many failed attempts. Wait a minute and try again."));
+      res.headers.emplace_back("Retry-After", "60");
+      return res;
+    }
+    if (!sessions_.token_matches(r.form_value("token"))) {
+      sessions_.record_failure();
+      spdlog::warn("http: failed admin login from {}", r.remote_addr);
+      return page(401, login_form("That is not the admin token."));
+    }
+    spdlog::info("http: admin logged in from {}", r.remote_addr);
+    auto res = redirect("/");
+    res.headers.emplace_back("Set-Cookie", sessions_.set_cookie(settings_.secure_cookies));
+    return res;
+  });
+  route("GET", "/login/([A-Za-z0-9_-]{1,100})", Access::anyone, [this](const HttpRequest& r) {
+    if (!sessions_.redeem_login_code(r.captures[0]))
+      return page(404, login_form("This login link is not valid: it was used already or it expired."));
+    spdlog::info("http: admin logged in with a login link from {}", r.remote_addr);
+    auto res = redirect("/");
+    res.headers.emplace_back("Set-Cookie", sessions_.set_cookie(settings_.secure_cookies));
+    res.headers.emplace_back("Referrer-Policy", "no-referrer");
+    return res;
+  });
+  route("POST", "/logout", Access::anyone, [this](const HttpRequest&) {
+    auto res = redirect("/login");
+    res.headers.emplace_back("Set-Cookie", AdminSessions::clear_cookie(settings_.secure_cookies));
+    return res;
+  });
+  route("POST", "/api/login-link", Access::admin, [this](const HttpRequest&) {
+    return HttpResponse::json(200, {{"path", "/login/" + sessions_.new_login_code()},
+                                    {"expires_in", AdminSessions::kLoginLinkSeconds}});
+  });
 }
 
 Status HttpServer::start() {

@@ -59,6 +59,9 @@ struct HttpResponse {
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
-enum class Access { anyone, admin };
+// anyone: no check. admin: `Authorization: Bearer <admin token>`, else 401.
+// admin_page (GET only): the bearer token or a browser session cookie (see admin_session.hpp);
+// a request with neither is redirected (303) to /login, one with a wrong bearer token gets 401.
+enum class Access { anyone, admin, admin_page };
 
 }  // namespace campaignd::http

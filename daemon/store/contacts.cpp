@@ -106,6 +106,18 @@ Result<std::optional<std::int64_t>> ContactRepository::id_for_email(std::string_
   return id;
 }
 
+Result<std::optional<std::string>> ContactRepository::email_of(std::int64_t id) {
+  auto stmt = db_.cached("SELECT email FROM contacts WHERE id = ?");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, id);
+  auto row = (*stmt)->step();
+  std::optional<std::string> email;
+  if (row && *row) email = (*stmt)->column_text(0);
+  (*stmt)->reset();
+  if (!row) return std::unexpected(row.error());
+  return email;
+}
+
 Status ContactRepository::upsert(const Contact& c, UpsertMode mode) {
   auto id = upsert_returning_id(c, mode);
   if (!id) return std::unexpected(id.error());

@@ -50,6 +50,8 @@ class ContactRepository {
   Result<std::optional<Contact>> find_by_email(std::string_view email);
   // The id alone, without reading the row and its tags: for per-row lookups in imports.
   Result<std::optional<std::int64_t>> id_for_email(std::string_view email);
+  // The address alone: how the sender learns a recipient's destination domain.
+  Result<std::optional<std::string>> email_of(std::int64_t id);
 
   // Inserts, or updates the contact with the same normalised email, as `mode` says. The write
   // time is `c.updated_at` (`c.created_at`, when set, for a new row). Status never moves back

@@ -171,9 +171,217 @@ CREATE TABLE automation_cursor (             -- the last event each automation e
   event_id  INTEGER NOT NULL
 ) WITHOUT ROWID;
 )SQL",
-    // 4: analytics (contact_stats and friends) goes here.
-    // 5: campaign variants and policies goes here.
-    // 6: delivery relays and domains goes here.
+    // 4: analytics kept current by triggers on events, so every writer path feeds them: per contact
+    // (last open/click/reply, purchases, decayed engagement), per campaign (distinct responders
+    // per kind, amounts, hourly buckets) and the RFM quintile boundaries (see daemon/analytics/).
+    R"SQL(
+CREATE TABLE contact_stats (
+  contact_id         INTEGER PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+  last_open_at       INTEGER,
+  last_click_at      INTEGER,
+  last_reply_at      INTEGER,
+  first_purchase_at  INTEGER,
+  last_purchase_at   INTEGER,
+  purchases          INTEGER NOT NULL DEFAULT 0,
+  revenue            REAL NOT NULL DEFAULT 0,
+  engagement         REAL NOT NULL DEFAULT 0,  -- decayed sum of weights as of engagement_at
+  engagement_at      INTEGER
+);
+
+CREATE TABLE campaign_responses (        -- who responded how, so counts stay distinct contacts
+  contact_id   INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  campaign_id  INTEGER NOT NULL,
+  kind         TEXT NOT NULL,
+  first_at     INTEGER NOT NULL,
+  PRIMARY KEY (contact_id, campaign_id, kind)
+) WITHOUT ROWID;
+
+CREATE TABLE campaign_counts (           -- per campaign and kind: distinct contacts, sum of amounts
+  campaign_id  INTEGER NOT NULL,
+  kind         TEXT NOT NULL,
+  contacts     INTEGER NOT NULL DEFAULT 0,
+  amount       REAL NOT NULL DEFAULT 0,
+  PRIMARY KEY (campaign_id, kind)
+) WITHOUT ROWID;
+
+CREATE TABLE campaign_hourly (           -- responses per hour: events, and contacts responding first
+  campaign_id  INTEGER NOT NULL,
+  hour         INTEGER NOT NULL,           -- Unix seconds at the start of the hour (UTC)
+  kind         TEXT NOT NULL,
+  events       INTEGER NOT NULL DEFAULT 0,
+  contacts     INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (campaign_id, hour, kind)
+) WITHOUT ROWID;
+
+CREATE TABLE rfm_boundaries (            -- quintile cut points, refreshed by analytics::refresh_rfm
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  r1 REAL, r2 REAL, r3 REAL, r4 REAL,      -- over last_purchase_at
+  f1 REAL, f2 REAL, f3 REAL, f4 REAL,      -- over purchases
+  m1 REAL, m2 REAL, m3 REAL, m4 REAL,      -- over revenue
+  population    INTEGER NOT NULL,
+  computed_at   INTEGER NOT NULL
+);
+
+-- Backfill from the events already stored; the triggers below keep the tables current.
+INSERT INTO contact_stats (contact_id, last_open_at, last_click_at, last_reply_at,
+                           first_purchase_at, last_purchase_at, purchases, revenue, engagement, engagement_at)
+SELECT e.contact_id,
+       MAX(CASE WHEN e.kind = 'opened' AND e.machine = 0 THEN e.at END),
+       MAX(CASE WHEN e.kind = 'clicked' AND e.machine = 0 THEN e.at END),
+       MAX(CASE WHEN e.kind = 'replied' AND e.machine = 0 THEN e.at END),
+       MIN(CASE WHEN e.kind = 'purchase' THEN e.at END),
+       MAX(CASE WHEN e.kind = 'purchase' THEN e.at END),
+       COUNT(CASE WHEN e.kind = 'purchase' THEN 1 END),
+       TOTAL(CASE WHEN e.kind = 'purchase' THEN e.amount END),
+       TOTAL(CASE WHEN e.machine = 0 AND e.kind IN ('opened', 'clicked', 'replied')
+                  THEN (CASE e.kind WHEN 'opened' THEN 1.0 WHEN 'clicked' THEN 2.0 ELSE 3.0 END)
+                       * pow(2.0, (e.at - r.ref) / 2592000.0) END),
+       r.ref
+FROM events e
+LEFT JOIN (SELECT contact_id, MAX(at) AS ref FROM events
+           WHERE contact_id IS NOT NULL AND machine = 0 AND kind IN ('opened', 'clicked', 'replied')
+           GROUP BY contact_id) r ON r.contact_id = e.contact_id
+WHERE e.contact_id IS NOT NULL
+  AND (e.kind = 'purchase' OR (e.machine = 0 AND e.kind IN ('opened', 'clicked', 'replied')))
+GROUP BY e.contact_id;
+
+INSERT INTO campaign_responses (contact_id, campaign_id, kind, first_at)
+SELECT contact_id, campaign_id, kind, MIN(at) FROM events
+WHERE campaign_id IS NOT NULL AND contact_id IS NOT NULL AND machine = 0 AND kind <> 'sent'
+GROUP BY contact_id, campaign_id, kind;
+
+INSERT INTO campaign_counts (campaign_id, kind, contacts, amount)
+SELECT campaign_id, kind, COUNT(DISTINCT contact_id), TOTAL(amount) FROM events
+WHERE campaign_id IS NOT NULL AND contact_id IS NOT NULL AND machine = 0 AND kind <> 'sent'
+GROUP BY campaign_id, kind;
+
+INSERT INTO campaign_hourly (campaign_id, hour, kind, events, contacts)
+SELECT campaign_id, at - at % 3600, kind, COUNT(*), 0 FROM events
+WHERE campaign_id IS NOT NULL AND contact_id IS NOT NULL AND machine = 0 AND kind IN ('opened', 'clicked', 'replied', 'unsubscribed', 'converted')
+GROUP BY campaign_id, at - at % 3600, kind;
+UPDATE campaign_hourly SET contacts = (
+  SELECT COUNT(*) FROM campaign_responses r
+  WHERE r.campaign_id = campaign_hourly.campaign_id AND r.kind = campaign_hourly.kind
+    AND r.first_at - r.first_at % 3600 = campaign_hourly.hour);
+
+-- Engagement: new = old * 2^-(dt / 30 days) + weight (opened 1, clicked 2, replied 3); an event
+-- older than the sum's reference time is decayed to it instead, so order of arrival does not matter.
+CREATE TRIGGER analytics_engagement AFTER INSERT ON events
+WHEN NEW.contact_id IS NOT NULL AND NEW.machine = 0 AND NEW.kind IN ('opened', 'clicked', 'replied')
+BEGIN
+  INSERT INTO contact_stats (contact_id, last_open_at, last_click_at, last_reply_at, engagement, engagement_at)
+  VALUES (NEW.contact_id,
+          CASE NEW.kind WHEN 'opened' THEN NEW.at END,
+          CASE NEW.kind WHEN 'clicked' THEN NEW.at END,
+          CASE NEW.kind WHEN 'replied' THEN NEW.at END,
+          CASE NEW.kind WHEN 'opened' THEN 1.0 WHEN 'clicked' THEN 2.0 ELSE 3.0 END,
+          NEW.at)
+  ON CONFLICT (contact_id) DO UPDATE SET
+    last_open_at = MAX(COALESCE(last_open_at, excluded.last_open_at), COALESCE(excluded.last_open_at, last_open_at)),
+    last_click_at = MAX(COALESCE(last_click_at, excluded.last_click_at), COALESCE(excluded.last_click_at, last_click_at)),
+    last_reply_at = MAX(COALESCE(last_reply_at, excluded.last_reply_at), COALESCE(excluded.last_reply_at, last_reply_at)),
+    engagement = CASE
+      WHEN engagement_at IS NULL THEN excluded.engagement
+      WHEN excluded.engagement_at >= engagement_at
+        THEN engagement * pow(2.0, (engagement_at - excluded.engagement_at) / 2592000.0) + excluded.engagement
+      ELSE engagement + excluded.engagement * pow(2.0, (excluded.engagement_at - engagement_at) / 2592000.0) END,
+    engagement_at = MAX(COALESCE(engagement_at, excluded.engagement_at), excluded.engagement_at);
+END;
+
+CREATE TRIGGER analytics_purchase AFTER INSERT ON events
+WHEN NEW.contact_id IS NOT NULL AND NEW.kind = 'purchase'
+BEGIN
+  INSERT INTO contact_stats (contact_id, first_purchase_at, last_purchase_at, purchases, revenue)
+  VALUES (NEW.contact_id, NEW.at, NEW.at, 1, COALESCE(NEW.amount, 0))
+  ON CONFLICT (contact_id) DO UPDATE SET
+    first_purchase_at = MIN(COALESCE(first_purchase_at, excluded.first_purchase_at), excluded.first_purchase_at),
+    last_purchase_at = MAX(COALESCE(last_purchase_at, excluded.last_purchase_at), excluded.last_purchase_at),
+    purchases = purchases + 1,
+    revenue = revenue + excluded.revenue;
+END;
+
+-- Per campaign, human events of a contact other than `sent` (the sends table counts those). The
+-- first of a kind per contact and campaign makes a campaign_responses row, whose own trigger
+-- counts the contact; repeats stop at that row's primary key.
+CREATE TRIGGER analytics_campaign AFTER INSERT ON events
+WHEN NEW.campaign_id IS NOT NULL AND NEW.contact_id IS NOT NULL AND NEW.machine = 0 AND NEW.kind <> 'sent'
+BEGIN
+  INSERT INTO campaign_hourly (campaign_id, hour, kind, events)
+  SELECT NEW.campaign_id, NEW.at - NEW.at % 3600, NEW.kind, 1
+  WHERE NEW.kind IN ('opened', 'clicked', 'replied', 'unsubscribed', 'converted')
+  ON CONFLICT DO UPDATE SET events = events + 1;
+  INSERT INTO campaign_responses (contact_id, campaign_id, kind, first_at)
+  VALUES (NEW.contact_id, NEW.campaign_id, NEW.kind, NEW.at)
+  ON CONFLICT DO NOTHING;
+  UPDATE campaign_counts SET amount = amount + NEW.amount
+  WHERE NEW.amount IS NOT NULL AND campaign_id = NEW.campaign_id AND kind = NEW.kind;
+END;
+CREATE TRIGGER analytics_response AFTER INSERT ON campaign_responses
+BEGIN
+  INSERT INTO campaign_counts (campaign_id, kind, contacts) VALUES (NEW.campaign_id, NEW.kind, 1)
+  ON CONFLICT DO UPDATE SET contacts = contacts + 1;
+  UPDATE campaign_hourly SET contacts = contacts + 1
+  WHERE NEW.kind IN ('opened', 'clicked', 'replied', 'unsubscribed', 'converted')
+    AND campaign_id = NEW.campaign_id AND hour = NEW.first_at - NEW.first_at % 3600 AND kind = NEW.kind;
+END;
+
+-- Forgetting a contact deletes its events (ON DELETE CASCADE) and its responses: the counts follow.
+CREATE TRIGGER analytics_event_gone AFTER DELETE ON events
+WHEN OLD.campaign_id IS NOT NULL AND OLD.contact_id IS NOT NULL AND OLD.machine = 0 AND OLD.kind <> 'sent'
+BEGIN
+  UPDATE campaign_counts SET amount = amount - OLD.amount
+  WHERE OLD.amount IS NOT NULL AND campaign_id = OLD.campaign_id AND kind = OLD.kind;
+  UPDATE campaign_hourly SET events = events - 1
+  WHERE OLD.kind IN ('opened', 'clicked', 'replied', 'unsubscribed', 'converted')
+    AND campaign_id = OLD.campaign_id AND hour = OLD.at - OLD.at % 3600 AND kind = OLD.kind;
+END;
+CREATE TRIGGER analytics_response_gone AFTER DELETE ON campaign_responses
+BEGIN
+  UPDATE campaign_counts SET contacts = contacts - 1 WHERE campaign_id = OLD.campaign_id AND kind = OLD.kind;
+  UPDATE campaign_hourly SET contacts = contacts - 1
+  WHERE campaign_id = OLD.campaign_id AND hour = OLD.first_at - OLD.first_at % 3600 AND kind = OLD.kind;
+END;
+)SQL",
+    // 5: A/B testing: the variant each send carries, and each A/B test's state and decision (see
+    // daemon/campaigns/ab_decisions.hpp).
+    R"SQL(
+ALTER TABLE sends ADD COLUMN variant TEXT;   -- the A/B variant's name; NULL = the campaign as written
+CREATE INDEX sends_by_variant ON sends(campaign_id, variant) WHERE variant IS NOT NULL;
+
+CREATE TABLE ab_decisions (
+  campaign_id  INTEGER PRIMARY KEY REFERENCES campaigns(id),
+  state        TEXT NOT NULL CHECK (state IN ('testing','decided')),
+  metric       TEXT NOT NULL CHECK (metric IN ('opens','clicks','replies','conversions')),
+  fraction     REAL NOT NULL,               -- share of the segment in the test group
+  confidence   REAL NOT NULL,               -- significant when p_value < 1 - confidence
+  test_size    INTEGER NOT NULL,            -- sends queued for the test group
+  started_at   INTEGER NOT NULL,
+  decide_at    INTEGER NOT NULL,            -- started_at + wait
+  test         TEXT,                        -- two-proportion z-test | fisher exact | chi-square
+  statistic    REAL,
+  p_value      REAL,
+  significant  INTEGER,                     -- 0 = the winner is only the best point estimate
+  winner       TEXT,
+  numbers      TEXT,                        -- JSON [{"variant","sent","responded","rate"}] in file order
+  remainder    INTEGER,                     -- sends queued with the winner
+  decided_at   INTEGER
+);
+CREATE INDEX ab_decisions_due ON ab_decisions(decide_at) WHERE state = 'testing';
+)SQL",
+    // 6: what each relay sent per hour (sliding-window caps and warm-up survive restarts), and
+    // when each relay's warm-up began.
+    R"SQL(
+CREATE TABLE relay_usage (
+  relay  TEXT NOT NULL,
+  hour   INTEGER NOT NULL,                 -- unix time / 3600
+  sent   INTEGER NOT NULL,
+  PRIMARY KEY (relay, hour)
+) WITHOUT ROWID;
+CREATE TABLE relay_warmup (
+  relay       TEXT PRIMARY KEY,
+  started_at  INTEGER NOT NULL             -- the first day of the schedule (00:00 UTC)
+) WITHOUT ROWID;
+)SQL",
 };
 
 }  // namespace

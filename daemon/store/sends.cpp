@@ -57,7 +57,7 @@ Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, i
       "UPDATE sends SET state = 'sending', updated_at = ?1 WHERE id IN ("
       "  SELECT id FROM sends WHERE state = 'queued' AND next_attempt_at <= ?1 "
       "  ORDER BY next_attempt_at, id LIMIT ?2) "
-      "RETURNING id, campaign_id, contact_id, attempts, context, next_attempt_at");
+      "RETURNING id, campaign_id, contact_id, attempts, context, next_attempt_at, variant");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, now).bind(2, limit);
   std::vector<std::pair<util::UnixTime, ClaimedSend>> rows;
@@ -70,7 +70,8 @@ Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, i
     if (!*row) break;
     rows.emplace_back((*stmt)->column_int(5),
                       ClaimedSend{(*stmt)->column_int(0), (*stmt)->column_int(1), (*stmt)->column_int(2),
-                                  static_cast<int>((*stmt)->column_int(3)), (*stmt)->column_optional_text(4)});
+                                  static_cast<int>((*stmt)->column_int(3)), (*stmt)->column_optional_text(4),
+                                  (*stmt)->column_optional_text(6)});
   }
   (*stmt)->reset();
   // RETURNING gives no order: hand them out in due order, as they were chosen.
@@ -104,6 +105,29 @@ Status SendRepository::mark_retry(std::int64_t id, util::UnixTime next_attempt_a
       "last_error = ?4, updated_at = ?5 WHERE id = ?1");
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)->bind(1, id).bind(2, next_attempt_at).bind(3, code).bind(4, reply).bind(5, now).run();
+}
+
+Status SendRepository::mark_deferred(std::int64_t id, util::UnixTime next_attempt_at, int code,
+                                     const std::string& reason, util::UnixTime now) {
+  auto stmt = db_.cached(
+      "UPDATE sends SET state = 'queued', next_attempt_at = ?2, last_code = ?3, last_error = ?4, updated_at = ?5 "
+      "WHERE id = ?1 AND state = 'sending'");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->bind(1, id).bind(2, next_attempt_at).bind(3, code).bind(4, reason).bind(5, now).run();
+}
+
+Result<std::vector<SendRepository::DeferredGroup>> SendRepository::deferred_summary(int limit) {
+  auto stmt = db_.cached(
+      "SELECT campaign_id, last_error, COUNT(*), MIN(next_attempt_at) FROM sends "
+      "WHERE state = 'queued' AND last_error IS NOT NULL GROUP BY campaign_id, last_error "
+      "ORDER BY COUNT(*) DESC LIMIT ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<DeferredGroup> out;
+  auto s = (*stmt)->bind(1, limit).each([&](const Statement& row) {
+    out.push_back({row.column_int(0), row.column_text(1), row.column_int(2), row.column_int(3)});
+  });
+  if (!s) return std::unexpected(s.error());
+  return out;
 }
 
 Status SendRepository::mark_failed(std::int64_t id, int code, const std::string& reply, util::UnixTime now) {
@@ -205,6 +229,108 @@ Result<std::optional<util::UnixTime>> SendRepository::next_due_at() {
   if (*row && !(*stmt)->column_is_null(0)) v = (*stmt)->column_int(0);
   (*stmt)->reset();
   return v;
+}
+
+// ---- A/B tests and feedback policies ----
+
+namespace {
+
+// campaignd_mix(seed, id): a 63-bit splitmix64 hash, the A/B test group's shuffle. Deterministic,
+// so a campaign started again after a crash picks the same contacts for the same variants.
+void sql_mix(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  std::uint64_t x = static_cast<std::uint64_t>(sqlite3_value_int64(argv[0])) * 0x9E3779B97F4A7C15ULL +
+                    static_cast<std::uint64_t>(sqlite3_value_int64(argv[1]));
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  x ^= x >> 31;
+  sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(x >> 1));
+}
+
+}  // namespace
+
+Result<std::int64_t> SendRepository::enqueue_planned(const EnqueuePlan& plan) {
+  nlohmann::json variants = plan.split_variants.size() >= 2 ? nlohmann::json(plan.split_variants) : nlohmann::json::array();
+  // `args` names the fixed parameters first, so the segment's plain `?` parameters number from 8.
+  // best_hour: start of the hour of best_from, plus the hours until the contact's favourite hour;
+  // MAX() keeps best_from itself when that hour is the current one.
+  std::string sql =
+      "WITH args(campaign_id, topic, variants, fraction, seed, fixed_variant, best_from) AS "
+      "  (SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7), "
+      "eligible AS ("
+      "  SELECT c.id AS contact_id, campaignd_mix(a.seed, c.id) AS h FROM contacts c, args a "
+      "  WHERE c.status = 'subscribed' "
+      "  AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = suppression_key(c.email)) "
+      "  AND NOT EXISTS (SELECT 1 FROM contact_topics t WHERE t.contact_id = c.id AND t.topic = a.topic "
+      "                  AND t.subscribed = 0) "
+      "  AND NOT EXISTS (SELECT 1 FROM sends x WHERE x.campaign_id = a.campaign_id AND x.contact_id = c.id) "
+      "  AND (" + plan.where_sql + ")), "
+      "ranked AS (SELECT contact_id, row_number() OVER (ORDER BY h, contact_id) - 1 AS r, COUNT(*) OVER () AS n "
+      "           FROM eligible), "
+      "chosen AS ("
+      "  SELECT r.contact_id, CASE WHEN json_array_length(a.variants) > 0 "
+      "    THEN json_extract(a.variants, '$[' || (r.r % json_array_length(a.variants)) || ']') "
+      "    ELSE a.fixed_variant END AS variant "
+      "  FROM ranked r, args a "
+      "  WHERE json_array_length(a.variants) = 0 "
+      "     OR r.r < MAX(MIN(r.n, json_array_length(a.variants)), CAST(r.n * a.fraction + 0.5 AS INTEGER))) "
+      "INSERT OR IGNORE INTO sends (campaign_id, contact_id, state, next_attempt_at, variant) "
+      "SELECT a.campaign_id, ch.contact_id, 'queued', "
+      "  CASE WHEN a.best_from IS NULL THEN 0 ELSE COALESCE(("
+      "    SELECT MAX(a.best_from, a.best_from - a.best_from % 3600 + ((o.hh - (a.best_from % 86400) / 3600 + 24) % 24) * 3600) "
+      "    FROM (SELECT (e.at % 86400) / 3600 AS hh FROM events e "
+      "          WHERE e.contact_id = ch.contact_id AND e.kind = 'opened' AND e.machine = 0 "
+      "          GROUP BY hh ORDER BY COUNT(*) DESC, hh LIMIT 1) o), 0) END, "
+      "  ch.variant "
+      "FROM chosen ch, args a";
+  auto stmt = db_.prepare(sql);
+  if (!stmt && stmt.error().find("no such function: campaignd_mix") != std::string::npos) {
+    // Registered on first use only: redefining a function would expire every statement this
+    // connection has cached, and fails while one of them is running.
+    if (sqlite3_create_function(db_.handle(), "campaignd_mix", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, sql_mix,
+                                nullptr, nullptr) != SQLITE_OK)
+      return fail("cannot register campaignd_mix: " + db_.error_message());
+    stmt = db_.prepare(sql);
+  }
+  if (!stmt) return std::unexpected(stmt.error());
+  stmt->bind(1, plan.campaign_id).bind(2, plan.topic).bind(3, variants.dump()).bind(4, plan.fraction);
+  stmt->bind(5, plan.seed).bind(6, plan.variant);
+  if (plan.best_hour_from) stmt->bind(7, *plan.best_hour_from);
+  else stmt->bind(7, nullptr);
+  stmt->bind_all(plan.params, 8);
+  if (auto s = stmt->run(); !s) return std::unexpected(s.error());
+  auto count = db_.cached("SELECT COUNT(*) FROM sends WHERE campaign_id = ?");
+  if (!count) return std::unexpected(count.error());
+  (*count)->bind(1, plan.campaign_id);
+  return single_int(**count);
+}
+
+Result<std::vector<SendRepository::VariantResponses>> SendRepository::variant_responses(std::int64_t campaign_id,
+                                                                                        const std::string& event_kind) {
+  auto stmt = db_.cached(
+      "SELECT s.variant, COUNT(*), "
+      "  COUNT(CASE WHEN EXISTS (SELECT 1 FROM events e WHERE e.contact_id = s.contact_id "
+      "    AND e.kind = ?2 AND e.campaign_id = s.campaign_id AND e.machine = 0) THEN 1 END) "
+      "FROM sends s WHERE s.campaign_id = ?1 AND s.variant IS NOT NULL AND s.state = 'sent' "
+      "GROUP BY s.variant ORDER BY s.variant");
+  if (!stmt) return std::unexpected(stmt.error());
+  std::vector<VariantResponses> out;
+  auto s = (*stmt)->bind(1, campaign_id).bind(2, event_kind).each([&](const Statement& row) {
+    out.push_back({row.column_text(0), row.column_int(1), row.column_int(2)});
+  });
+  if (!s) return std::unexpected(s.error());
+  return out;
+}
+
+Result<std::int64_t> SendRepository::broadcasts_received(std::int64_t contact_id, util::UnixTime since,
+                                                         std::int64_t before_send_id) {
+  auto stmt = db_.cached(
+      "SELECT COUNT(*) FROM sends s JOIN campaigns k ON k.id = s.campaign_id "
+      "WHERE s.contact_id = ?1 AND k.name NOT LIKE '\\_%' ESCAPE '\\' AND instr(k.name, '#') = 0 "
+      "AND ((s.state = 'sent' AND s.sent_at >= ?2) OR (s.state = 'sending' AND s.id < ?3))");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, contact_id).bind(2, since).bind(3, before_send_id);
+  return single_int(**stmt);
 }
 
 }  // namespace campaignd::store

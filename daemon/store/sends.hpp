@@ -21,6 +21,7 @@ struct ClaimedSend {
   std::int64_t contact_id = 0;
   int attempts = 0;  // attempts made before this one
   std::optional<std::string> context;  // JSON: what the message answers (autoresponses)
+  std::optional<std::string> variant;  // A/B variant (sends.variant); none = the campaign as written
 };
 
 struct SendRef {
@@ -53,6 +54,18 @@ class SendRepository {
   Status mark_retry(std::int64_t id, util::UnixTime next_attempt_at, int code, const std::string& reply,
                     util::UnixTime now);
   Status mark_failed(std::int64_t id, int code, const std::string& reply, util::UnixTime now);
+  // Back to the queue for a reason that is not this message's fault (a throttling destination,
+  // a relay down or out of budget): no attempt is counted; `reason` shows on /status.
+  Status mark_deferred(std::int64_t id, util::UnixTime next_attempt_at, int code, const std::string& reason,
+                       util::UnixTime now);
+  // Queued sends that carry a reason (deferred or retried), by campaign and reason.
+  struct DeferredGroup {
+    std::int64_t campaign_id = 0;
+    std::string reason;
+    std::int64_t count = 0;
+    util::UnixTime next_attempt_at = 0;
+  };
+  Result<std::vector<DeferredGroup>> deferred_summary(int limit = 50);
   Status mark_skipped(std::int64_t id, const std::string& reason, util::UnixTime now);
 
   Result<std::optional<SendRef>> find(std::int64_t id);
@@ -66,6 +79,45 @@ class SendRepository {
   // All queued sends, and those due now.
   Result<std::int64_t> queue_depth();
   Result<std::optional<util::UnixTime>> next_due_at();
+
+  // ---- A/B tests and feedback policies (used by campaigns/scheduler and campaigns/send_policy) ----
+
+  struct EnqueuePlan {
+    std::int64_t campaign_id = 0;
+    std::string where_sql;  // over contacts `c`, as for enqueue_matching (plain `?` parameters)
+    std::vector<SqlValue> params;
+    std::optional<std::string> topic;
+    // An A/B test group: with two or more names, only round(fraction x eligible) contacts get a
+    // row (at least one per variant while there are enough), the first ones in the order of a
+    // hash of (seed, contact id); they are dealt to the variants round-robin in that order, so
+    // the groups differ in size by at most one. Same seed, same contacts: same choice.
+    std::vector<std::string> split_variants;
+    double fraction = 1.0;
+    std::int64_t seed = 0;
+    // Without split_variants: the variant every new row carries (an A/B test's winner), or none.
+    std::optional<std::string> variant;
+    // send_time: best. Each new row's next_attempt_at is the first instant at or after this time
+    // whose UTC hour is the hour of most of the contact's human opens (ties: the earliest hour);
+    // a contact without human opens gets 0 (due at once). None: every row is due at once.
+    std::optional<util::UnixTime> best_hour_from;
+  };
+  // Queues the plan's sends for eligible contacts (subscribed, unsuppressed, still in `topic`,
+  // matching, without a row for this campaign yet). Returns how many rows the campaign has in all.
+  Result<std::int64_t> enqueue_planned(const EnqueuePlan& plan);
+
+  // Per variant of one campaign: sends in state sent, and how many of those contacts have a human
+  // (machine = 0) event of `event_kind` for the campaign. Sends without a variant are left out.
+  struct VariantResponses {
+    std::string variant;
+    std::int64_t sent = 0;
+    std::int64_t responded = 0;
+  };
+  Result<std::vector<VariantResponses>> variant_responses(std::int64_t campaign_id, const std::string& event_kind);
+
+  // How many broadcast mails (campaign files: not the built-in "_…" campaigns, not automation
+  // steps "…#n") this contact was sent at or after `since`, plus those being sent right now whose
+  // send id is lower than `before_send_id` (so of two concurrent sends, the later one yields).
+  Result<std::int64_t> broadcasts_received(std::int64_t contact_id, util::UnixTime since, std::int64_t before_send_id);
 
  private:
   const Database& db_;

@@ -112,6 +112,7 @@ class SmtpSession final : public Session {
     curl_easy_setopt(h, CURLOPT_MAIL_RCPT, recipients_.get());
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
     auto result = classify(curl_easy_perform(h));
+    result.stage = last_reply_ ? to_reply_stage(last_reply_stage_) : ReplyStage::none;
     body_ = {};
     if (result.outcome != Outcome::sent) drop_connection();
     return result;
@@ -121,6 +122,18 @@ class SmtpSession final : public Session {
   // Which command the next server reply answers. After QUIT (libcurl closing up after an
   // error) replies are ignored: the 221 must not hide the refusal before it.
   enum class Stage { session, mail, rcpt, data, end_of_data, quit };
+
+  static ReplyStage to_reply_stage(Stage stage) {
+    switch (stage) {
+      case Stage::session: return ReplyStage::session;
+      case Stage::mail: return ReplyStage::mail;
+      case Stage::rcpt: return ReplyStage::rcpt;
+      case Stage::data: return ReplyStage::data;
+      case Stage::end_of_data:
+      case Stage::quit: return ReplyStage::end_of_data;
+    }
+    return ReplyStage::none;
+  }
 
   Status open_handle() {
     CurlEasy handle(curl_easy_init());

@@ -24,11 +24,17 @@ struct Envelope {
 // failed: a permanent refusal of this message or recipient (5xx); do not send it again.
 enum class Outcome { sent, retry, failed };
 
+// Which part of the SMTP dialogue the final reply answered; `none` when no reply came at all
+// (refused or dropped connection, timeout before any answer). The sender tells a relay that is
+// down (session) from a destination that throttles (rcpt) by it.
+enum class ReplyStage { none, session, mail, rcpt, data, end_of_data };
+
 struct SendResult {
   Outcome outcome = Outcome::retry;
   int code = 0;          // the server's final reply code; 0 when there was none
   std::string enhanced;  // RFC 3463 "5.1.1" when the server gave one
   std::string reply;     // the server's text, or a local error (never a credential)
+  ReplyStage stage = ReplyStage::none;
 };
 
 // A delivery channel owned by ONE thread at a time. It keeps its connection open between

@@ -29,6 +29,9 @@ patterns are shell-style and case-insensitive):
     '*@full.example=552'   answer 552 5.2.2 after the message data
     'bad@*=550/rcpt'       answer at RCPT TO instead of after the data
     'once@*=451x1'         fail the first N attempts for each such recipient, then accept
+    '*@slow.example=421:4.7.0*2/rcpt'
+                           a chosen enhanced code; `*N` fails the first N attempts matching the
+                           rule in all (any recipient), then accepts: a domain that throttles
     '421@*=421'            answer 421 and close the connection (server shutting down)
     'drop@*=drop'          read the whole message, then close the connection without answer
     'slow@*=stall:30'      read the whole message, stay silent 30 s, then accept; if the
@@ -60,7 +63,8 @@ TEXT = {421: "Service shutting down", 451: "Temporary local problem, try again l
 class Fault:
     """One --fault rule: PATTERN=ACTION."""
 
-    RULE = re.compile(r"^(?P<pattern>[^=]+)=(?:(?P<code>[45]\d\d)(?:x(?P<times>\d+))?(?P<rcpt>/rcpt)?"
+    RULE = re.compile(r"^(?P<pattern>[^=]+)=(?:(?P<code>[45]\d\d)(?::(?P<enhanced>[45]\.\d{1,3}\.\d{1,3}))?"
+                      r"(?:x(?P<times>\d+)|\*(?P<total>\d+))?(?P<rcpt>/rcpt)?"
                       r"|(?P<drop>drop)|stall:(?P<stall>\d+(?:\.\d+)?))$")
 
     def __init__(self, text):
@@ -71,6 +75,9 @@ class Fault:
         self.pattern = m["pattern"].lower()
         self.code = int(m["code"]) if m["code"] else None
         self.times = int(m["times"]) if m["times"] else None  # None: every time
+        self.total = int(m["total"]) if m["total"] else None  # over all recipients
+        self.total_used = 0
+        self.enhanced = m["enhanced"]
         self.at_rcpt = bool(m["rcpt"])
         self.drop = bool(m["drop"])
         self.stall = float(m["stall"]) if m["stall"] else None
@@ -81,6 +88,11 @@ class Fault:
 
     def fires(self, rcpt):
         """True if the rule applies to this attempt (and counts it)."""
+        if self.total is not None:
+            if self.total_used >= self.total:
+                return False
+            self.total_used += 1
+            return True
         count = self.used.get(rcpt, 0)
         if self.times is not None and count >= self.times:
             return False
@@ -89,8 +101,9 @@ class Fault:
 
     def reply(self):
         code = self.code
-        enhanced = ENHANCED.get(code, f"{code // 100}.0.0")
-        return f"{code} {enhanced} {TEXT.get(code, 'Fault injected')} (test fault)"
+        enhanced = self.enhanced or ENHANCED.get(code, f"{code // 100}.0.0")
+        text = "Try again later" if enhanced.startswith("4.7.") else TEXT.get(code, "Fault injected")
+        return f"{code} {enhanced} {text} (test fault)"
 
 
 class Recorder:

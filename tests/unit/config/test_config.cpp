@@ -7,6 +7,7 @@
 #include <string>
 
 #include "daemon/config/config.hpp"
+#include "daemon/util/clock.hpp"
 #include "tests/unit/store/temp_database.hpp"
 
 using namespace campaignd;
@@ -87,7 +88,13 @@ TEST_CASE("config: an empty file gives every default") {
   CHECK(cfg.token_key.empty());
   CHECK(cfg.admin_token.empty());
   CHECK(cfg.dkim.empty());
-  CHECK(cfg.domains.empty());
+  // Every destination gets the "*" default: at most 20 sessions at once, no rate of its own.
+  REQUIRE(cfg.domains.size() == 1);
+  CHECK(cfg.domains["*"].concurrency == 20);
+  CHECK(cfg.domains["*"].rate.unlimited());
+  CHECK(cfg.throttling.pause_seconds == 60);
+  CHECK(cfg.throttling.max_pause_seconds == 1800);
+  CHECK(cfg.throttling.recovery_seconds == 60);
   CHECK(cfg.log_level == "info");
   CHECK(cfg.max_attempts == 8);
   CHECK(cfg.retry_base_seconds == 300);
@@ -193,13 +200,13 @@ secrets:
   REQUIRE(ses.window);
   CHECK(ses.window->count == 50000);
   CHECK(ses.window->period_seconds == 86400);
-  CHECK(ses.from_domains == std::vector<std::string>{"acme.example", "Other.example"});
+  CHECK(ses.from_domains == std::vector<std::string>{"acme.example", "other.example"});  // lower-cased
   CHECK(ses.timeout_seconds == 120);
   CHECK(cfg.relays[2].name == "backup");
   CHECK(cfg.relays[2].from_domains == std::vector<std::string>{"backup.example"});
   CHECK(cfg.relays[2].concurrency == 4);
 
-  REQUIRE(cfg.domains.size() == 2);
+  REQUIRE(cfg.domains.size() == 3);  // with the "*" default
   REQUIRE(cfg.domains.contains("gmail.com"));  // domain names are lower-cased
   CHECK(cfg.domains["gmail.com"].rate.count == 20);
   CHECK(cfg.domains["gmail.com"].concurrency == 5);
@@ -336,6 +343,39 @@ TEST_CASE("config: bad rates, counts and durations point at the value") {
   CHECK(load_error(tmp, "retry_base: soon\n") == path + ":1:13: retry_base must be a duration such as 30s, 5m, 2h");
   CHECK(load_error(tmp, "subscribe:\n  confirm_ttl: -1d\n") ==
         path + ":2:16: confirm_ttl must be a duration such as 30s, 5m, 2h");
+}
+
+TEST_CASE("config: warm-up schedules, the default destination limit and throttling") {
+  CleanEnv env;
+  testing::TempFolder tmp;
+  std::string path = tmp.write("campaignd.yaml",
+                               "transport:\n  relays:\n"
+                               "    - { name: fresh, url: \"smtp://a.example\", warmup: [500, 1000, 2000],"
+                               " warmup_start: 2026-11-01 }\n"
+                               "domains:\n  \"*\": { concurrency: 8, rate: 30/s }\n  gmail.com: { rate: 20/s }\n"
+                               "throttling: { pause: 2s, max_pause: 10m, recovery: 30s }\n");
+  auto cfg = config::load(path);
+  REQUIRE(cfg.relays.size() == 1);
+  CHECK(cfg.relays[0].warmup == std::vector<std::int64_t>{500, 1000, 2000});
+  CHECK(cfg.relays[0].warmup_start == util::parse_iso8601("2026-11-01"));
+  CHECK(cfg.domains["*"].concurrency == 8);
+  CHECK(cfg.domains["*"].rate.count == 30);
+  CHECK(cfg.domains["gmail.com"].rate.count == 20);
+  CHECK(cfg.throttling.pause_seconds == 2);
+  CHECK(cfg.throttling.max_pause_seconds == 600);
+  CHECK(cfg.throttling.recovery_seconds == 30);
+  const std::string file = tmp.file("campaignd.yaml");
+  CHECK(load_error(tmp, "transport:\n  relays:\n    - { name: a, url: x, warmup: [] }\n") ==
+        file + ":3:34: warmup must be a list of daily volumes, e.g. [500, 1000, 2000]");
+  CHECK(load_error(tmp, "transport:\n  relays:\n    - { name: a, url: x, warmup: [10, -1] }\n").find(":3:39:") !=
+        std::string::npos);
+  CHECK(load_error(tmp, "transport:\n  relays:\n    - { name: a, url: x, warmup_start: soon }\n") ==
+        file + ":3:40: warmup_start: expected a date such as 2026-11-01");
+  CHECK(load_error(tmp, "transport:\n  relays:\n    - { name: a, url: x }\n    - { name: a, url: y }\n") ==
+        file + ":4:7: two relays are named 'a'");
+  CHECK(load_error(tmp, "throttling: { pause: 0s }\n") ==
+        file + ":1:13: throttling: pause must be at least 1s and at most max_pause");
+  CHECK(load_error(tmp, "throttling: { speed: 1 }\n") == file + ":1:15: unknown throttling key 'speed'");
 }
 
 TEST_CASE("config: wrong shapes, missing pieces and bad addresses") {

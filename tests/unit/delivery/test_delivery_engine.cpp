@@ -24,6 +24,7 @@
 #include "daemon/store/sends.hpp"
 #include "daemon/store/suppressions.hpp"
 #include "tests/unit/campaigns/campaign_fixture.hpp"
+#include "tests/unit/transport/transport_test_support.hpp"
 
 using namespace campaignd;
 namespace fs = std::filesystem;
@@ -178,7 +179,7 @@ TEST_CASE("delivery: every queued send ends sent, one maildir file each") {
   f.enqueue(emails);
   auto transport = f.maildir_transport();
   delivery::DeliveryEngine engine(*f.store, f.catalog, *transport, f.composer, f.clock, settings(3));
-  engine.start();
+  REQUIRE(engine.start());
   CHECK(wait_until([&] { return f.count("state = 'sent'") == 12; }));
   engine.drain();
   CHECK(f.count("state <> 'sent'") == 0);
@@ -212,7 +213,7 @@ TEST_CASE("delivery: an unsubscribe or suppression after enqueueing holds at sen
   });
   auto transport = f.maildir_transport();
   delivery::DeliveryEngine engine(*f.store, f.catalog, *transport, f.composer, f.clock, settings());
-  engine.start();
+  REQUIRE(engine.start());
   CHECK(wait_until([&] { return f.count("state IN ('queued', 'sending')") == 0; }));
   engine.drain();
   CHECK(f.state_for("ann@example.com") == "sent");
@@ -231,33 +232,52 @@ TEST_CASE("delivery: an unsubscribe or suppression after enqueueing holds at sen
   CHECK(engine.stats().skipped == 2);
 }
 
-TEST_CASE("delivery: a refusing relay retries with backoff, then fails; nothing is marked sent") {
+TEST_CASE("delivery: a relay that refuses connections holds its sends: no attempt counted, nothing failed") {
   DeliveryFixture f;
   f.enqueue({"ann@example.com", "bob@example.com"});
   int port = closed_port();
   auto transport = transport::make_transport({.url = "smtp://127.0.0.1:" + std::to_string(port), .timeout_seconds = 5});
   REQUIRE(transport);
   delivery::DeliveryEngine engine(*f.store, f.catalog, **transport, f.composer, f.clock, settings());
-  engine.start();
+  REQUIRE(engine.start());
+  // The relay is marked down at the first refused connection; its sends wait for it in memory.
+  CHECK(wait_until([&] { return engine.flow_status()["relays"][0]["state"] == "down"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto relay = engine.flow_status()["relays"][0];
+  CHECK(relay["down_reason"].get<std::string>().find("onnect") != std::string::npos);
+  CHECK(engine.stats().failed == 0);
+  CHECK(engine.stats().retried == 0);
+  engine.drain();
+  // Returned to the queue as they were: not failed, no attempt counted, due now.
+  CHECK(f.count("state = 'queued' AND attempts = 0") == 2);
+  CHECK(f.count("state = 'sent'") == 0);
+  CHECK(testing::query_int(f.reader, "SELECT COUNT(*) FROM events WHERE kind = 'sent'") == 0);
+}
+
+TEST_CASE("delivery: a temporary refusal of one message retries with backoff, then fails") {
+  DeliveryFixture f;
+  f.enqueue({"ann@example.com", "bob@example.com"});
+  transport::testing::SmtpTestServer server({"*@example.com=451"});
+  auto transport = transport::make_transport({.url = "smtp://127.0.0.1:" + std::to_string(server.port()),
+                                              .timeout_seconds = 5});
+  REQUIRE(transport);
+  delivery::DeliveryEngine engine(*f.store, f.catalog, **transport, f.composer, f.clock, settings());
+  REQUIRE(engine.start());
   // First attempt: back in the queue, one attempt counted, due again retry_base (1 s) later.
   CHECK(wait_until([&] { return f.count("state = 'queued' AND attempts = 1") == 2; }));
   CHECK(f.count("next_attempt_at = " + std::to_string(kNow + 1)) == 2);
-  CHECK(f.count("last_error IS NOT NULL") == 2);
-  CHECK(f.count("state = 'sent'") == 0);
-  // Nothing is due until the clock moves.
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  CHECK(f.count("attempts = 1") == 2);
+  CHECK(f.count("last_error LIKE '%451%' OR last_code = 451") == 2);
   f.clock.advance_seconds(1);
   // Second attempt reaches max_attempts (2): failed.
   CHECK(wait_until([&] { return f.count("state = 'failed'") == 2; }));
   engine.drain();
   CHECK(f.count("state = 'failed' AND attempts = 2") == 2);
   CHECK(f.count("state = 'sent'") == 0);
-  CHECK(testing::query_int(f.reader, "SELECT COUNT(*) FROM events WHERE kind = 'sent'") == 0);
   auto stats = engine.stats();
   CHECK(stats.sent == 0);
   CHECK(stats.retried == 2);
   CHECK(stats.failed == 2);
+  CHECK(engine.flow_status()["relays"][0]["state"] == "up");
 }
 
 TEST_CASE("delivery: drain() returns claimed but unstarted sends to the queue") {
@@ -269,7 +289,7 @@ TEST_CASE("delivery: drain() returns claimed but unstarted sends to the queue") 
   auto s = settings(1);
   s.rate_per_second = 1;  // one at once, then one a second: the rest wait, claimed
   delivery::DeliveryEngine engine(*f.store, f.catalog, *transport, f.composer, f.clock, s);
-  engine.start();
+  REQUIRE(engine.start());
   CHECK(wait_until([&] { return f.count("state = 'sent'") >= 1; }));
   CHECK(f.count("state = 'sending'") >= 1);  // claimed in a batch
   engine.drain();
@@ -295,9 +315,81 @@ TEST_CASE("delivery: sends of a campaign missing from the catalog wait, they are
   f.catalog.replace({}, {});
   auto transport = f.maildir_transport();
   delivery::DeliveryEngine engine(*f.store, f.catalog, *transport, f.composer, f.clock, settings());
-  engine.start();
+  REQUIRE(engine.start());
   CHECK(wait_until([&] { return f.count("state = 'queued' AND next_attempt_at > 0") == 1; }));
   engine.drain();
   CHECK(f.count("state = 'queued' AND attempts = 0 AND next_attempt_at = " + std::to_string(kNow + 60)) == 1);
   CHECK(f.delivered().empty());
+}
+
+TEST_CASE("delivery: when a relay refuses connections its sends fail over to the next relay") {
+  DeliveryFixture f;
+  std::vector<std::string> emails;
+  for (int i = 0; i < 6; ++i) emails.push_back("user" + std::to_string(i) + "@example.com");
+  f.enqueue(emails);
+  auto refusing = transport::make_transport(
+      {.url = "smtp://127.0.0.1:" + std::to_string(closed_port()), .timeout_seconds = 5});
+  REQUIRE(refusing);
+  auto maildir = f.maildir_transport();
+  std::vector<delivery::RelaySpec> relays = {
+      {"primary", refusing->get(), {1, 0}, {}, std::nullopt, {}},
+      {"backup", maildir.get(), {2, 0}, {}, std::nullopt, {}},
+  };
+  delivery::DeliveryEngine engine(*f.store, f.catalog, relays, f.composer, f.clock, settings());
+  REQUIRE(engine.start());
+  CHECK(wait_until([&] { return f.count("state = 'sent'") == 6; }));
+  auto flows = engine.flow_status();
+  engine.drain();
+  CHECK(f.delivered().size() == 6);
+  CHECK(f.count("state = 'sent' AND attempts = 1") == 6);
+  CHECK(flows["relays"][0]["name"] == "primary");
+  CHECK(flows["relays"][0]["state"] == "down");
+  CHECK(flows["relays"][0]["sent"] == 0);
+  CHECK(flows["relays"][1]["state"] == "up");
+  CHECK(flows["relays"][1]["sent"] == 6);
+  CHECK(engine.stats().failed == 0);
+}
+
+TEST_CASE("delivery: a warm-up cap spills a campaign into the next days, nothing fails") {
+  DeliveryFixture f;
+  std::vector<std::string> emails;
+  for (int i = 0; i < 9; ++i) emails.push_back("user" + std::to_string(i) + "@example.com");
+  f.enqueue(emails);
+  auto maildir = f.maildir_transport();
+  delivery::RelaySpec relay{"fresh-ip", maildir.get(), {2, 0}, {std::nullopt, {3, 4}}, std::nullopt, {}};
+  util::UnixTime day1 = delivery::utc_day_start(kNow);
+  {
+    delivery::DeliveryEngine engine(*f.store, f.catalog, {relay}, f.composer, f.clock, settings());
+    REQUIRE(engine.start());
+    // Day 1: three go, the six others wait for tomorrow with the reason on record.
+    CHECK(wait_until([&] { return f.count("state = 'sent'") == 3 && f.count("next_attempt_at = " +
+                                                                             std::to_string(day1 + 86400)) == 6; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    CHECK(f.count("state = 'sent'") == 3);
+    CHECK(f.count("state = 'queued' AND attempts = 0 AND last_error LIKE '%warm-up day 1%'") == 6);
+    auto flows = engine.flow_status();
+    CHECK(flows["relays"][0]["warmup_cap_today"] == 3);
+    CHECK(flows["relays"][0]["warmup_used_today"] == 3);
+    CHECK(flows["relays"][0]["state"] == "out of budget");
+    engine.drain();
+  }
+  // A restart does not reset the count: the day's budget is in the store.
+  CHECK(testing::query_int(f.reader, "SELECT SUM(sent) FROM relay_usage WHERE relay = 'fresh-ip'") == 3);
+  CHECK(testing::query_int(f.reader, "SELECT started_at FROM relay_warmup WHERE relay = 'fresh-ip'") == day1);
+  delivery::DeliveryEngine engine(*f.store, f.catalog, {relay}, f.composer, f.clock, settings());
+  REQUIRE(engine.start());
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(f.count("state = 'sent'") == 3);
+  // Day 2: four more.
+  f.clock.advance_seconds(86400);
+  CHECK(wait_until([&] { return f.count("state = 'sent'") == 7; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(f.count("state = 'sent'") == 7);
+  CHECK(f.count("state = 'queued' AND last_error LIKE '%warm-up day 2%'") == 2);
+  // Day 3: the schedule is over; the rest go.
+  f.clock.advance_seconds(86400);
+  CHECK(wait_until([&] { return f.count("state = 'sent'") == 9; }));
+  engine.drain();
+  CHECK(f.count("state = 'failed'") == 0);
+  CHECK(f.delivered().size() == 9);
 }

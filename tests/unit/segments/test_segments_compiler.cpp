@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/analytics/rfm.hpp"
 #include "daemon/segments/catalog.hpp"
 #include "daemon/segments/compiler.hpp"
 #include "daemon/store/database.hpp"
@@ -63,6 +64,8 @@ class Contacts {
     }
     return names;
   }
+
+  void refresh_rfm() { REQUIRE(analytics::refresh_rfm(db_, kNow)); }
 
   std::int64_t count_contacts() {
     auto stmt = db_.prepare("SELECT COUNT(*) FROM contacts");
@@ -202,13 +205,22 @@ TEST_CASE("segments sql: analytics fields") {
   CHECK(c.match("recency_days = 5") == Names{"ann"});
   CHECK(c.match("recency_days > 150") == Names{"bob"});
   CHECK(c.match("not (recency_days < 10)") == Names{"bob", "cat", "dan", "eve"});
-  // ann: one open 10 days ago (1 - 10/90); bob: a click 40 days ago, his machine open ignored;
-  // dan: an open 40 days ago and a reply 2 days ago.
+  // Engagement halves every 30 days (opened 1, clicked 2, replied 3). ann: one open 10 days ago,
+  // 2^(-1/3) = 0.794; bob: a click 40 days ago, 2 * 2^(-4/3) = 0.794 too, his machine open
+  // ignored; dan: an open 40 days ago and a reply 2 days ago, 0.397 + 2.864 = 3.26.
+  // (Before migration 4 the score was linear over 90 days; the expectations changed with it.)
   CHECK(c.match("engagement_score > 1.5") == Names{"dan"});
-  CHECK(c.match("engagement_score > 0.8") == Names{"ann", "dan"});
-  CHECK(c.match("engagement_score > 0.5 and engagement_score < 0.6") == Names{"bob"});
+  CHECK(c.match("engagement_score > 3.25 and engagement_score < 3.27") == Names{"dan"});
+  CHECK(c.match("engagement_score > 0.79 and engagement_score < 0.8") == Names{"ann", "bob"});
   CHECK(c.match("engagement_score = 0") == Names{"cat", "eve"});
-  CHECK(c.match("rfm_score >= 500") == Names{"ann"});
+  // rfm_score is now computed from purchases against stored quintile boundaries, not read from
+  // an attribute: nothing before the first refresh; ann beats bob on all three with two buyers.
+  CHECK(c.match("rfm_score >= 100").empty());
+  CHECK(c.match("attr(\"rfm_score\") >= 500") == Names{"ann"});
+  c.refresh_rfm();
+  CHECK(c.match("rfm_score = 333") == Names{"ann"});
+  CHECK(c.match("rfm_score = 111") == Names{"bob"});
+  CHECK(c.match("rfm_score >= 100") == Names{"ann", "bob"});
   CHECK(c.match("FREQUENCY >= 2") == Names{"ann"});
 }
 
