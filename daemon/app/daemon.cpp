@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "daemon/analytics/rfm.hpp"
 #include "daemon/app/signals.hpp"
 #include "daemon/automation/automation_engine.hpp"
 #include "daemon/app/status_page.hpp"
@@ -332,6 +333,23 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     if (auto s = http->start(); !s) return std::unexpected(s.error());
   }
 
+  // RFM quintile boundaries: before the first segment is resolved, then every 15 minutes. The
+  // sorts run on a reading connection; only the small result goes through the writer.
+  auto analytics_reader = (*store)->open_reader();
+  if (!analytics_reader) return std::unexpected(analytics_reader.error());
+  auto refresh_rfm = [&] {
+    auto boundaries = analytics::compute_rfm_boundaries(*analytics_reader, clock.now());
+    if (!boundaries) {
+      spdlog::error("analytics: cannot compute RFM boundaries: {}", boundaries.error());
+      return;
+    }
+    auto stored = (*store)->writer().run(
+        [&](const store::Database& db) { return analytics::store_rfm_boundaries(db, *boundaries); });
+    if (!stored) spdlog::error("analytics: cannot store RFM boundaries: {}", stored.error());
+  };
+  refresh_rfm();
+  auto rfm_refreshed = std::chrono::steady_clock::now();
+
   if (auto s = scheduler.reload(); !s) return std::unexpected(s.error());
   if (auto s = engine.start(); !s) return std::unexpected(s.error());
   std::unique_ptr<campaigns::FolderWatcher> watcher;
@@ -346,6 +364,10 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   RunSummary summary;
   summary.file_errors = static_cast<int>(catalog.errors().size());
   while (!stop_requested()) {
+    if (std::chrono::steady_clock::now() - rfm_refreshed > std::chrono::minutes(15)) {
+      refresh_rfm();
+      rfm_refreshed = std::chrono::steady_clock::now();
+    }
     bool reload = take_reload_request();
     if (watcher) {
       reload = watcher->wait(std::chrono::milliseconds(250)) || reload;

@@ -3,6 +3,7 @@
 #include <map>
 #include <sstream>
 
+#include "daemon/analytics/campaign_counts.hpp"
 #include "daemon/store/campaigns.hpp"
 #include "daemon/store/sends.hpp"
 
@@ -18,18 +19,14 @@ Result<nlohmann::json> build_status(const store::Database& reader, const std::ve
   store::CampaignRepository campaigns(reader);
   auto rows = campaigns.list();
   if (!rows) return std::unexpected(rows.error());
-  // Responses per campaign: distinct contacts per event kind, human events only.
+  // Responses per campaign: distinct contacts per event kind, human events only, from the
+  // aggregates the events triggers keep (a GROUP BY over a million events took a second).
+  auto counts = analytics::campaign_response_counts(reader);
+  if (!counts) return std::unexpected(counts.error());
   std::map<std::int64_t, nlohmann::json> responses;
-  {
-    auto stmt = reader.cached(
-        "SELECT campaign_id, kind, COUNT(DISTINCT contact_id) FROM events "
-        "WHERE campaign_id IS NOT NULL AND machine = 0 AND kind <> 'sent' GROUP BY campaign_id, kind");
-    if (!stmt) return std::unexpected(stmt.error());
-    auto r = (*stmt)->each([&](const store::Statement& row) {
-      responses[row.column_int(0)][row.column_text(1)] = row.column_int(2);
-    });
-    if (!r) return std::unexpected(r.error());
-  }
+  for (const auto& [campaign, kinds] : *counts)
+    for (const auto& [kind, n] : kinds)
+      if (kind != "sent") responses[campaign][kind] = n;
   out["campaigns"] = nlohmann::json::array();
   for (const auto& row : *rows) {
     auto counts = campaigns.send_counts(row.id);

@@ -101,7 +101,11 @@ Result<Database> Database::open(const std::string& path, OpenMode mode) {
                           sql_suppression_key, nullptr, nullptr);
   sqlite3_extended_result_codes(raw, 1);
   if (mode == OpenMode::read_write) {
-    if (auto s = db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !s)
+    // temp_store=MEMORY: an insert that fires the analytics triggers keeps a statement journal,
+    // which otherwise goes to a temporary file (a third of the event-ingest cost).
+    if (auto s = db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                         "PRAGMA temp_store=MEMORY;");
+        !s)
       return fail("cannot configure database " + path + ": " + s.error());
   } else {
     if (auto s = db.exec("PRAGMA foreign_keys=ON;"); !s) return std::unexpected(s.error());
