@@ -95,6 +95,9 @@ Status DeliveryEngine::start() {
     return {};
   });
   if (!loaded) return fail("delivery: cannot load relay usage: " + loaded.error());
+  int workers = 0;
+  for (const auto& r : relays_) workers += r->spec.limits.concurrency;
+  high_water_ = static_cast<size_t>(std::max(settings_.batch_size, workers * 4));
   dispatcher_ = std::thread([this] { dispatch_loop(); });
   for (size_t r = 0; r < relays_.size(); ++r)
     for (int i = 0; i < relays_[r]->spec.limits.concurrency; ++i)
@@ -386,9 +389,7 @@ std::optional<DeliveryEngine::Pending> DeliveryEngine::take_locked(size_t relay,
 }
 
 void DeliveryEngine::dispatch_loop() {
-  int workers = 0;
-  for (const auto& r : relays_) workers += r->spec.limits.concurrency;
-  const size_t high_water = static_cast<size_t>(std::max(settings_.batch_size, workers * 4));
+  const size_t high_water = high_water_;
   auto reader = store_.open_reader();
   if (!reader) {
     spdlog::critical("delivery dispatcher: cannot open the database: {}", reader.error());
@@ -512,6 +513,7 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
     std::optional<Pending> item;
     std::vector<Release> releases;
     bool stop = false;
+    bool wake_dispatcher = false;
     {
       std::unique_lock lock(mutex_);
       while (true) {
@@ -523,18 +525,19 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
         std::int64_t wake_ms = now_ms + 250;
         item = take_locked(relay, now_ms, wake_ms, releases);
         if (item || !releases.empty()) break;
+        ++waiting_workers_;
         work_ready_.wait_until(lock, std::chrono::steady_clock::time_point(
                                          std::chrono::milliseconds(std::max(wake_ms, now_ms + 1))));
+        --waiting_workers_;
       }
       if (item) ++busy_workers_;
+      wake_dispatcher = queued_ < high_water_ / 2;
     }
-    if (!releases.empty()) {
-      write_releases(releases);
-      room_ready_.notify_one();
-    }
+    if (!releases.empty()) write_releases(releases);
+    // Only the dispatcher waits on room_ready_, and only for the buffer to fall below half.
+    if (wake_dispatcher) room_ready_.notify_one();
     if (stop) return;
     if (!item) continue;
-    room_ready_.notify_one();
     if (!session) {
       auto opened = relays_[relay]->spec.transport->open_session();
       if (opened) {
@@ -551,11 +554,16 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
       write = settle(*item, done);
     }
     if (write) record(item->send, std::move(*write));
+    bool wake_workers = false;
     {
       std::lock_guard lock(mutex_);
       --busy_workers_;
+      // A worker only waits when nothing it may take is ready: a finished send may have freed
+      // a gate's slot, or put a send back in line for another relay. Busy workers loop by
+      // themselves, so in full flow nobody is woken (no thundering herd per message).
+      wake_workers = waiting_workers_ > 0 && queued_ > 0;
     }
-    work_ready_.notify_all();
+    if (wake_workers) work_ready_.notify_all();
   }
 }
 

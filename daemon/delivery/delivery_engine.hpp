@@ -190,6 +190,8 @@ class DeliveryEngine {
   std::string cursor_;  // the destination served last: round-robin from the next one
   size_t queued_ = 0;   // Pending in all destination queues
   int busy_workers_ = 0;
+  int waiting_workers_ = 0;
+  size_t high_water_ = 500;  // sends held in memory at most (set in start())
   bool claiming_ = false;
   std::atomic<bool> stopping_{false};
   bool poked_ = false;
