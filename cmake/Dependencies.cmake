@@ -9,6 +9,8 @@ find_package(spdlog REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# libpq (Debian's libpq-dev) for the PostgreSQL store (daemon/store/pg/).
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 
 find_path(KAINJOW_MUSTACHE_INCLUDE_DIR kainjow/mustache.hpp REQUIRED)
 add_library(dep_mustache INTERFACE)

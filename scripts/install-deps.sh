@@ -8,10 +8,10 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   # libraries (see CMakeLists.txt / cmake/Dependencies.cmake)
   libcurl4-openssl-dev libkainjow-mustache-dev libcpp-httplib-dev libsqlite3-dev libspdlog-dev
-  doctest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
+  doctest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev libpq-dev
   # tests: a real SMTP server, an independent DKIM verifier, the sqlite3 shell, curl, a headless
-  # browser (status page screenshot), wrk (tests/load)
-  python3 python3-aiosmtpd python3-dkim python3-nacl openssl sqlite3 curl chromium wrk
+  # browser (status page screenshot), wrk (tests/load), a PostgreSQL server (scripts/pg-test-cluster.sh)
+  python3 python3-aiosmtpd python3-dkim python3-nacl openssl sqlite3 curl chromium wrk postgresql
 )
 
 missing=()

@@ -320,18 +320,12 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   if (!subscribe) return fail("subscription pages: " + subscribe.error());
   auto status_page = StatusPage::create(cfg.resolve(cfg.templates_dir));
   if (!status_page) return fail("status page: " + status_page.error());
-  std::unique_ptr<http::HttpServer> http;
-  if (mode == RunMode::forever) {
-    if (cfg.admin_token.empty())
-      spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
-    http::HttpSettings http_settings{cfg.http_listen, cfg.admin_token};
-    http_settings.secure_cookies = cfg.public_url.starts_with("https://");
-    http_settings.worker_nice = 19;  // sending first: see HttpSettings::worker_nice (systemd: allow setpriority)
-    http = std::make_unique<http::HttpServer>(http_settings);
-    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service, *webhooks, inbound, events_api,
-                   *status_page);
-    if (auto s = http->start(); !s) return std::unexpected(s.error());
-  }
+  // Watching starts before the first load, so a file dropped from then on is never missed;
+  // HTTP (and so /healthz) starts last, once everything answers.
+  std::unique_ptr<campaigns::FolderWatcher> watcher;
+  if (mode == RunMode::forever)
+    watcher = std::make_unique<campaigns::FolderWatcher>(std::vector<std::string>{
+        campaigns_dir, cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)});
 
   // RFM quintile boundaries: before the first segment is resolved, then every 15 minutes. The
   // sorts run on a reading connection; only the small result goes through the writer.
@@ -352,10 +346,20 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
 
   if (auto s = scheduler.reload(); !s) return std::unexpected(s.error());
   if (auto s = engine.start(); !s) return std::unexpected(s.error());
-  std::unique_ptr<campaigns::FolderWatcher> watcher;
+  std::unique_ptr<http::HttpServer> http;
   if (mode == RunMode::forever) {
-    watcher = std::make_unique<campaigns::FolderWatcher>(std::vector<std::string>{
-        campaigns_dir, cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)});
+    if (cfg.admin_token.empty())
+      spdlog::warn("{} is not set: /status, /metrics and /api refuse every request", cfg.admin_token_env);
+    http::HttpSettings http_settings{cfg.http_listen, cfg.admin_token};
+    http_settings.secure_cookies = cfg.public_url.starts_with("https://");
+    http_settings.worker_nice = 19;  // sending first: see HttpSettings::worker_nice (systemd: allow setpriority)
+    http = std::make_unique<http::HttpServer>(http_settings);
+    install_routes(*http, status, **unsubscribe, **subscribe, tracking_service, *webhooks, inbound, events_api,
+                   *status_page);
+    if (auto s = http->start(); !s) return std::unexpected(s.error());
+  }
+
+  if (mode == RunMode::forever) {
     sd_notify("READY=1\nSTATUS=running");
     spdlog::info("campaignd {} running: campaigns from {}, sending via {}", CAMPAIGND_VERSION, campaigns_dir,
                  transport_description);

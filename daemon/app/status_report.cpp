@@ -153,6 +153,11 @@ std::string metrics_from_status(const nlohmann::json& status) {
     for (const auto& r : rows)
       m << prefix << "_flow_factor{" << label << "=\"" << label_escape(r.value("name", "")) << "\"} "
         << r.value("factor", 1.0) << "\n";
+    m << "# HELP " << prefix << "_send_rate Messages per second through this " << what << ", last 10 s.\n"
+      << "# TYPE " << prefix << "_send_rate gauge\n";
+    for (const auto& r : rows)
+      m << prefix << "_send_rate{" << label << "=\"" << label_escape(r.value("name", "")) << "\"} "
+        << r.value("send_rate", 0.0) << "\n";
     m << "# HELP " << prefix << "_paused_seconds Seconds until a throttling pause ends.\n"
       << "# TYPE " << prefix << "_paused_seconds gauge\n";
     for (const auto& r : rows)

@@ -152,6 +152,7 @@ nlohmann::json flow_json(const FlowSnapshot& s) {
                       {"effective_concurrency", s.effective_concurrency},
                       {"effective_rate", s.effective_rate},
                       {"in_flight", s.in_flight},
+                      {"send_rate", s.send_rate},
                       {"paused_s", static_cast<double>(s.paused_for_ms) / 1000.0},
                       {"sent", s.sent},
                       {"deferred", s.deferred},

@@ -64,7 +64,17 @@ void FlowGate::cancel() {
 void FlowGate::finish(Outcome outcome, std::int64_t now_ms, const std::string& reason) {
   if (in_flight_ > 0) --in_flight_;
   switch (outcome) {
-    case Outcome::sent: ++sent_; return;
+    case Outcome::sent: {
+      ++sent_;
+      std::int64_t second = now_ms / 1000;
+      auto slot = static_cast<size_t>(second % kRateSeconds);
+      if (rate_second_[slot] != second) {
+        rate_second_[slot] = second;
+        rate_count_[slot] = 0;
+      }
+      ++rate_count_[slot];
+      return;
+    }
     case Outcome::failed: ++failed_; return;
     case Outcome::deferred: ++deferred_; return;
     case Outcome::throttled: break;
@@ -95,6 +105,10 @@ FlowSnapshot FlowGate::snapshot(std::int64_t now_ms) const {
   s.failed = failed_;
   s.throttles = throttles_;
   s.last_reason = last_reason_;
+  std::int64_t total = 0;
+  for (int i = 0; i < kRateSeconds; ++i)
+    if (rate_second_[i] > now_ms / 1000 - kRateSeconds) total += rate_count_[i];
+  s.send_rate = static_cast<double>(total) / kRateSeconds;
   return s;
 }
 

@@ -35,6 +35,7 @@ struct FlowSnapshot {
   std::int64_t paused_for_ms = 0;  // 0 = not paused
   std::int64_t sent = 0, deferred = 0, failed = 0, throttles = 0;
   std::string last_reason;  // the last throttling reply, for /status
+  double send_rate = 0;     // messages sent per second over the last 10 s
 };
 
 class FlowGate {
@@ -72,6 +73,10 @@ class FlowGate {
   int unlimited_base_ = 1;           // sessions open at the first throttle, when there is no cap
   std::int64_t sent_ = 0, deferred_ = 0, failed_ = 0, throttles_ = 0;
   std::string last_reason_;
+  // Sends per second over the last kRateSeconds, for /status: (second, count) in a ring.
+  static constexpr int kRateSeconds = 10;
+  std::int64_t rate_second_[kRateSeconds] = {};
+  std::int64_t rate_count_[kRateSeconds] = {};
 };
 
 }  // namespace campaignd::delivery

@@ -230,11 +230,23 @@ dkim:
                 return c
         return None
 
-    def wait_campaign_done(self, name, timeout=60):
+    def wait_campaign_done(self, name, timeout=120):
         def done():
             c = self.campaign_status(name)
             return c if c and c["state"] == "done" else None
-        return wait_for(done, timeout=timeout, interval=0.2, what=f"campaign {name} done")
+        try:
+            return wait_for(done, timeout=timeout, interval=0.2, what=f"campaign {name} done")
+        except AssertionError:
+            self.print_diagnosis()
+            raise
+
+    def print_diagnosis(self):
+        """On a timeout: the end of the daemon's log and its /status, to see why."""
+        print("--- daemon log (end) ---\n" + self.read_log()[-6000:], file=sys.stderr)
+        try:
+            print("--- /status ---\n" + json.dumps(self.status(), indent=1)[-6000:], file=sys.stderr)
+        except Exception as e:  # the daemon may be gone
+            print(f"--- /status unavailable: {e}", file=sys.stderr)
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
         if self.daemon is None:

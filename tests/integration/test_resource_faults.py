@@ -22,10 +22,17 @@ CAMPAIGN = ('name: {name}\nfrom: "Acme <news@acme.example>"\nsubject: "Hi {{{{fi
 
 def wait_resumed(work):
     try:
-        harness.wait_for(lambda: "sending_paused" not in work.status(), timeout=30, what="resume")
+        harness.wait_for(lambda: "sending_paused" not in work.status(), timeout=60, what="resume")
     except AssertionError:
-        print(work.read_log()[-4000:], file=sys.stderr)
-        print(work.status(), file=sys.stderr)
+        work.print_diagnosis()
+        raise
+
+
+def wait_sent(work, smtp, n):
+    try:
+        harness.wait_for(lambda: sent_count(smtp) >= n, timeout=90, what=f"{n} messages")
+    except AssertionError:
+        work.print_diagnosis()
         raise
 
 
@@ -48,7 +55,7 @@ class ResourceFaults(unittest.TestCase):
     def wait_paused(self, work):
         def paused():
             return "sending_paused" in work.status()
-        harness.wait_for(paused, timeout=30, what="sending_paused on /status")
+        harness.wait_for(paused, timeout=60, what="sending_paused on /status")
         st = work.status()
         self.assertTrue(any("sending paused" in e["message"] for e in st["errors"]), st["errors"])
         return st["sending_paused"]
@@ -61,7 +68,7 @@ class ResourceFaults(unittest.TestCase):
             work.cli("import", "contacts", work.write_csv("c.csv", ["email", "first_name"], rows), check=0)
             work.start()
             work.drop_campaign("l.yaml", CAMPAIGN.format(name="l", throttle="40/s"))
-            harness.wait_for(lambda: sent_count(smtp) >= 30, timeout=30, what="30 messages")
+            wait_sent(work, smtp, 30)
             # Another process takes the write lock and keeps it past SQLite's busy timeout (10 s).
             locker = sqlite3.connect(os.path.join(work.path, "var", "campaignd.db"), timeout=30,
                                      isolation_level=None)
@@ -105,7 +112,7 @@ class ResourceFaults(unittest.TestCase):
             work.cli("import", "contacts", work.write_csv("c.csv", ["email", "first_name"], rows), check=0)
             work.start()
             work.drop_campaign("d.yaml", CAMPAIGN.format(name="d", throttle="40/s"))
-            harness.wait_for(lambda: sent_count(smtp) >= 30, timeout=30, what="30 messages")
+            wait_sent(work, smtp, 30)
             # Fill the disk under the database to the last byte.
             fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
             try:

@@ -170,3 +170,15 @@ TEST_CASE("destination: providers that share MX hosts are one destination") {
   CHECK(delivery::destination_of("no-domain") == "");
   CHECK(delivery::destination_of("a@") == "");
 }
+
+TEST_CASE("flow gate: the recent send rate counts the last ten seconds") {
+  FlowGate gate({0, 0}, throttle(), 0);
+  for (int i = 0; i < 30; ++i) {
+    REQUIRE_FALSE(gate.admit(i * 100));
+    gate.finish(FlowGate::Outcome::sent, i * 100);
+  }
+  CHECK(gate.snapshot(2999).send_rate == doctest::Approx(3.0));
+  // At 11.5 s only second 2 (10 sends) is still inside the last ten seconds.
+  CHECK(gate.snapshot(11'500).send_rate == doctest::Approx(1.0));
+  CHECK(gate.snapshot(20'000).send_rate == doctest::Approx(0.0));
+}
