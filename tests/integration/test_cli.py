@@ -8,6 +8,7 @@ import email.policy
 import json
 import os
 import re
+import sqlite3
 import sys
 import unittest
 
@@ -132,6 +133,38 @@ class Cli(unittest.TestCase):
         r = self.work.cli("preview", "hello", "--contact", "nobody@example.com", check=1)
         r = self.work.cli("preview", "nothere", "--contact", "zoe@example.com", check=1)
 
+    def test_report_shows_the_ab_decision(self):
+        rows = "".join(f"u{i}@example.com,U{i}\n" for i in range(40))
+        self.work.cli("import", "contacts", self.write("contacts.csv", "email,first_name\n" + rows), check=0)
+        self.write(os.path.join("campaigns", "ab.yaml"),
+                   'name: ab\nfrom: "Acme <news@acme.example>"\nsubject: "Hi {{first_name}}"\n'
+                   "template: spring-sale\nsegment: all\n"
+                   'variants:\n  - { name: a, subject: "A {{first_name}}" }\n  - { name: b, subject: "B" }\n'
+                   "ab_test: { fraction: 0.5, wait: 1h, metric: clicks }\n")
+        r = self.work.cli("run", "--once", check=0)
+        self.assertIn("sent: 20", r.stdout)  # the test group only
+        testing = json.loads(self.work.cli("report", "ab", "--format", "json", check=0).stdout)["ab_test"]
+        self.assertEqual((testing["state"], testing["test_size"], testing["metric"]), ("testing", 20, "clicks"))
+        self.assertIn("testing: the decision is due at", self.work.cli("report", "ab", check=0).stdout)
+        # An hour later (the wait, moved to now): the decision, and the other 20 get the winner.
+        with sqlite3.connect(os.path.join(self.work.path, "var", "campaignd.db")) as db:
+            db.execute("UPDATE ab_decisions SET decide_at = 0")
+        r = self.work.cli("run", "--once", check=0)
+        self.assertIn("sent: 20", r.stdout)
+        ab = json.loads(self.work.cli("report", "ab", "--format", "json", check=0).stdout)["ab_test"]
+        self.assertEqual(ab["state"], "decided")
+        self.assertEqual(ab["remainder"], 20)
+        self.assertEqual(sorted(v["variant"] for v in ab["variants"]), ["a", "b"])
+        self.assertEqual(sum(v["sent"] for v in ab["variants"]), 20)
+        self.assertEqual(ab["test"], "fisher exact")  # nobody clicked: expected counts below 5
+        self.assertFalse(ab["significant"])
+        self.assertEqual(ab["winner"], "a")  # a tie goes to the variant listed first
+        table = self.work.cli("report", "ab", check=0).stdout
+        self.assertIn("winner: a, sent to the other 20 recipients", table)
+        self.assertIn("fisher exact: statistic", table)
+        csv = self.work.cli("report", "ab", "--format", "csv", check=0).stdout
+        self.assertIn("decided,clicks,fisher exact", csv)
+
     def test_suppressed_contacts_get_nothing(self):
         path = self.write("contacts.csv", "email,first_name\na@example.com,A\nb@example.com,B\nc@example.com,C\n")
         self.work.cli("import", "contacts", path, check=0)
@@ -162,7 +195,6 @@ class Cli(unittest.TestCase):
         self.assertIsNone(exported["contact"])
         self.assertTrue(exported["suppressed"])
         db = os.path.join(self.work.path, "var", "campaignd.db")
-        import sqlite3
         conn = sqlite3.connect(db)
         dump = "\n".join(conn.iterdump())
         self.assertNotIn("ann@example.com", dump, "no readable trace of the address is left")
