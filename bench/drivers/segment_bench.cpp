@@ -71,10 +71,10 @@ int run(const std::string& db_path, const std::string& rules_dir, const std::str
   std::int64_t recipients = 0;
   std::string insert_sql;
   auto s = (*store)->writer().run([&](const store::Database& db) -> Status {
-    sqlite3_trace_v2(db.handle(), SQLITE_TRACE_STMT, capture_insert, &insert_sql);
+    sqlite3_trace_v2(db.sqlite_handle(), SQLITE_TRACE_STMT, capture_insert, &insert_sql);
     auto n = store::SendRepository(db).enqueue_matching(campaign_id, segment->where_sql, segment->params,
                                                         std::nullopt);
-    sqlite3_trace_v2(db.handle(), 0, nullptr, nullptr);
+    sqlite3_trace_v2(db.sqlite_handle(), 0, nullptr, nullptr);
     if (!n) return std::unexpected(n.error());
     recipients = *n;
     return store::CampaignRepository(db).mark_started(campaign_id, recipients, now);

@@ -38,7 +38,7 @@ int quintile_score(double value, const std::array<double, 4>& cuts) {
 Result<std::optional<RfmBoundaries>> compute_rfm_boundaries(const store::Database& db, util::UnixTime now) {
   // One read transaction, so the count and the three sorts see the same rows (inside a writer
   // job the job's own transaction already is one).
-  const bool own_transaction = sqlite3_get_autocommit(db.handle()) != 0;
+  const bool own_transaction = !db.in_transaction();
   if (own_transaction)
     if (auto s = db.exec("BEGIN"); !s) return std::unexpected(s.error());
   auto result = [&]() -> Result<std::optional<RfmBoundaries>> {

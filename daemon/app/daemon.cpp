@@ -93,7 +93,7 @@ class DaemonStatus {
     live.paused_reason = stats.paused_reason;
     live.paused_since = stats.paused_since;
     live.unrecorded = stats.unrecorded;
-    live.database = store_.path();
+    live.database = store_.describe();
     live.flows = engine_.flow_status();
     live.transport = transport_;
     auto errors = catalog_.errors();
@@ -102,7 +102,7 @@ class DaemonStatus {
       std::lock_guard lock(loop_error_mutex_);
       if (!loop_error_.empty()) {
         // Not a file's fault, but it belongs with the errors an admin must see.
-        errors.push_back(PlacedError{{store_.path(), 0, 0}, loop_error_});
+        errors.push_back(PlacedError{{store_.describe(), 0, 0}, loop_error_});
       }
     }
     auto doc = build_status(*db, errors, live);
@@ -237,7 +237,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   for (const auto& dir : {cfg.resolve(cfg.data_dir), campaigns_dir})
     if (auto s = ensure_dir(dir); !s) return std::unexpected(s.error());
 
-  auto store = store::Store::open(cfg.database_path());
+  auto store = store::Store::open(cfg.store_target());
   if (!store) return std::unexpected(store.error());
   auto requeued = (*store)->writer().submit([](const store::Database& db) -> Status {
     auto n = store::SendRepository(db).requeue_in_flight();

@@ -57,13 +57,11 @@ Result<std::optional<std::int64_t>> EnrollmentRepository::enroll(const std::stri
   // OR IGNORE: the partial unique index refuses a second active enrollment.
   auto stmt = db_.cached(
       "INSERT OR IGNORE INTO enrollments (automation, contact_id, state, step, due_at, entered_at, trigger_event, "
-      "context) VALUES (?1, ?2, 'active', 0, ?3, ?4, ?5, ?6)");
+      "context) VALUES (?1, ?2, 'active', 0, ?3, ?4, ?5, ?6) RETURNING id");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, automation).bind(2, contact_id).bind(3, due_at).bind(4, now).bind(5, trigger_event)
       .bind(6, context.dump());
-  if (auto s = (*stmt)->run(); !s) return std::unexpected(s.error());
-  if (db_.changes() == 0) return std::optional<std::int64_t>();
-  return std::optional<std::int64_t>(db_.last_insert_id());
+  return (*stmt)->single_int();
 }
 
 Result<std::vector<Enrollment>> EnrollmentRepository::due(const std::vector<std::string>& automations,

@@ -88,7 +88,7 @@ std::optional<config::Config> load_config(const Args& args, bool required) {
 }
 
 std::optional<OpenedStore> open_store(const config::Config& cfg) {
-  auto store = store::Store::open(cfg.database_path());
+  auto store = store::Store::open(cfg.store_target());
   if (!store) {
     std::cerr << "campaignd: " << store.error() << "\n";
     return std::nullopt;

@@ -171,14 +171,17 @@ class Importer {
   }
 
  private:
-  static Result<store::Database> open_database(const std::string& path) {
-    std::error_code ec;
-    auto parent = fs::path(path).parent_path();
-    if (!parent.empty()) fs::create_directories(parent, ec);
-    if (ec) return fail("cannot create " + parent.string() + ": " + ec.message());
-    auto db = store::Database::open(path);
+  static Result<store::Database> open_database(const std::string& target) {
+    if (!target.starts_with("postgres")) {
+      std::error_code ec;
+      auto parent = fs::path(target).parent_path();
+      if (!parent.empty()) fs::create_directories(parent, ec);
+      if (ec) return fail("cannot create " + parent.string() + ": " + ec.message());
+    }
+    auto db = store::Database::open(target);
     if (!db) return std::unexpected(db.error());
     if (auto s = store::migrate(*db); !s) return std::unexpected(s.error());
+    if (db->is_postgresql()) return db;
     // A larger page cache keeps the email index in memory over a million random inserts, and
     // fewer, larger checkpoints stop rewriting the same index pages every 4 MB of WAL. Both
     // are per connection: the daemon's own connections keep their settings.
@@ -536,8 +539,8 @@ int cmd_import(const Args& args) {
   const std::string& file = args.positional[1];
   const bool show_progress = !args.flag("--quiet") && ::isatty(STDERR_FILENO) == 1;
   util::SystemClock clock;
-  auto report = contacts ? import_contacts(cfg->database_path(), file, std::cerr, show_progress, clock.now())
-                         : import_events(cfg->database_path(), file, std::cerr, show_progress, clock.now());
+  auto report = contacts ? import_contacts(cfg->store_target(), file, std::cerr, show_progress, clock.now())
+                         : import_events(cfg->store_target(), file, std::cerr, show_progress, clock.now());
   if (!report) {
     std::cerr << "campaignd import: " << report.error() << "\n";
     return Exit::internal_error;

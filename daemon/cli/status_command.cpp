@@ -72,7 +72,7 @@ int cmd_status(const Args& args) {
   if (!args.flag("--offline")) doc = ask_daemon(*cfg);
   if (doc && doc->is_null()) return Exit::user_error;
   if (!doc || doc->is_discarded()) {
-    auto store = store::Store::open(cfg->database_path());
+    auto store = store::Store::open(cfg->store_target());
     if (!store) {
       std::cerr << store.error() << "\n";
       return Exit::internal_error;

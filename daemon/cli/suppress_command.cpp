@@ -41,7 +41,7 @@ int cmd_suppress(const Args& args) {
   }
   auto cfg = load_config(args, false);
   if (!cfg) return Exit::user_error;
-  auto store = store::Store::open(cfg->database_path());
+  auto store = store::Store::open(cfg->store_target());
   if (!store) {
     std::cerr << store.error() << "\n";
     return Exit::internal_error;

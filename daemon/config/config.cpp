@@ -23,6 +23,12 @@ std::string Config::database_path() const {
   return resolve((fs::path(data_dir) / "campaignd.db").string());
 }
 
+bool Config::store_is_postgresql() const {
+  return store_url.starts_with("postgresql://") || store_url.starts_with("postgres://");
+}
+
+std::string Config::store_target() const { return store_is_postgresql() ? store_url : database_path(); }
+
 namespace {
 
 std::string env_or_empty(const std::string& name) {
@@ -278,8 +284,11 @@ void finish(Config& cfg, bool transport_seen) {
     cfg.relays.front().rate = *r;
   }
   if (cfg.store_url.empty()) cfg.store_url = "sqlite://" + (fs::path(cfg.data_dir) / "campaignd.db").string();
-  if (cfg.store_url.rfind("sqlite://", 0) != 0)
-    throw ConfigError("store.url: only sqlite:// is supported by this build (got " + cfg.store_url + ")");
+  if (!cfg.store_url.starts_with("sqlite://") && !cfg.store_url.starts_with("postgresql://") &&
+      !cfg.store_url.starts_with("postgres://"))
+    // Only the scheme is repeated: the rest may hold a password.
+    throw ConfigError("store.url: expected sqlite://PATH or postgresql://… (got " +
+                      cfg.store_url.substr(0, cfg.store_url.find(':')) + ":…)");
   cfg.token_key = env_or_empty(cfg.token_key_env);
   cfg.admin_token = env_or_empty(cfg.admin_token_env);
 }

@@ -69,7 +69,7 @@ struct Config {
   // By destination domain or provider key ("gmail.com" covers googlemail.com); "*" = default.
   std::map<std::string, DomainLimit> domains{{"*", DomainLimit{{}, 20}}};
   ThrottlingConfig throttling;
-  std::string store_url;           // sqlite://PATH; default sqlite://<data_dir>/campaignd.db
+  std::string store_url;           // sqlite://PATH (default sqlite://<data_dir>/campaignd.db) or postgresql://…
   std::vector<DkimKey> dkim;
   std::string token_key_env = "CAMPAIGND_SECRET";
   std::string admin_token_env = "CAMPAIGND_ADMIN_TOKEN";
@@ -87,7 +87,10 @@ struct Config {
 
   // Absolute (or base_dir-relative) paths derived from the keys above.
   std::string resolve(const std::string& path) const;
-  std::string database_path() const;
+  std::string database_path() const;  // the SQLite file (when store.url is sqlite://)
+  bool store_is_postgresql() const;
+  // What store::Store::open takes: the SQLite file's resolved path, or the postgresql:// URL.
+  std::string store_target() const;
 };
 
 // Reads `path` (a missing file is an error) and applies CAMPAIGND_* overrides.

@@ -28,7 +28,7 @@ constexpr const char* kUpdate =
     "WHERE id = ?1";
 constexpr const char* kInsert =
     "INSERT INTO contacts (email, first_name, last_name, status, attrs, created_at, updated_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(email) DO NOTHING";
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(email) DO NOTHING RETURNING id";
 
 }  // namespace
 
@@ -133,16 +133,23 @@ Result<std::int64_t> ContactRepository::upsert_returning_id(const Contact& c, Up
 
   std::string attrs =
       c.attrs.is_null() ? "{}" : c.attrs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::int64_t id = 0;
-  // The INSERT comes first: it is the lookup as well (ON CONFLICT DO NOTHING changes nothing
-  // when the address is taken), which saves an index probe for every new contact of an import.
-  {
+  // The new row's id, or 0 when the address is taken.
+  auto insert = [&]() -> Result<std::int64_t> {
     auto stmt = db_.cached(kInsert);
     if (!stmt) return std::unexpected(stmt.error());
     (*stmt)->bind(1, email).bind(2, c.first_name).bind(3, c.last_name).bind(4, c.status).bind(5, attrs);
     (*stmt)->bind(6, c.created_at != 0 ? c.created_at : c.updated_at).bind(7, c.updated_at);
-    if (auto s = (*stmt)->run(); !s) return std::unexpected(s.error());
-    if (db_.changes() > 0) id = db_.last_insert_id();
+    auto inserted = (*stmt)->single_int();
+    if (!inserted) return std::unexpected(inserted.error());
+    return inserted->value_or(0);
+  };
+  std::int64_t id = 0;
+  // The INSERT comes first: it is the lookup as well (ON CONFLICT DO NOTHING changes nothing
+  // when the address is taken), which saves an index probe for every new contact of an import.
+  {
+    auto inserted = insert();
+    if (!inserted) return std::unexpected(inserted.error());
+    id = *inserted;
   }
   // Two rounds at most: a concurrent writer may insert the address between lookup and insert.
   for (int round = 0; round < 2 && id == 0; ++round) {
@@ -160,12 +167,9 @@ Result<std::int64_t> ContactRepository::upsert_returning_id(const Contact& c, Up
       if (auto s = (*stmt)->run(); !s) return std::unexpected(s.error());
       id = **existing;
     } else {
-      auto stmt = db_.cached(kInsert);
-      if (!stmt) return std::unexpected(stmt.error());
-      (*stmt)->bind(1, email).bind(2, c.first_name).bind(3, c.last_name).bind(4, c.status).bind(5, attrs);
-      (*stmt)->bind(6, c.created_at != 0 ? c.created_at : c.updated_at).bind(7, c.updated_at);
-      if (auto s = (*stmt)->run(); !s) return std::unexpected(s.error());
-      if (db_.changes() > 0) id = db_.last_insert_id();
+      auto inserted = insert();
+      if (!inserted) return std::unexpected(inserted.error());
+      id = *inserted;
     }
   }
   if (id == 0) return fail("cannot insert or update contact " + email);

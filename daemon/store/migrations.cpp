@@ -1,5 +1,7 @@
 #include "daemon/store/migrations.hpp"
 
+#include "daemon/store/pg/pg_migrations.hpp"
+
 #include <array>
 #include <string>
 
@@ -264,12 +266,10 @@ UPDATE campaign_hourly SET contacts = (
   WHERE r.campaign_id = campaign_hourly.campaign_id AND r.kind = campaign_hourly.kind
     AND r.first_at - r.first_at % 3600 = campaign_hourly.hour);
 
--- Kinds are tested with OR chains, never `kind IN (...)`: inside a trigger, SQLite builds an IN
--- list's lookup table anew on every firing, which made each event more than twice as dear.
 -- Engagement: new = old * 2^-(dt / 30 days) + weight (opened 1, clicked 2, replied 3); an event
 -- older than the sum's reference time is decayed to it instead, so order of arrival does not matter.
 CREATE TRIGGER analytics_engagement AFTER INSERT ON events
-WHEN NEW.contact_id IS NOT NULL AND NEW.machine = 0 AND (NEW.kind = 'opened' OR NEW.kind = 'clicked' OR NEW.kind = 'replied')
+WHEN NEW.contact_id IS NOT NULL AND NEW.machine = 0 AND NEW.kind IN ('opened', 'clicked', 'replied')
 BEGIN
   INSERT INTO contact_stats (contact_id, last_open_at, last_click_at, last_reply_at, engagement, engagement_at)
   VALUES (NEW.contact_id,
@@ -310,7 +310,7 @@ WHEN NEW.campaign_id IS NOT NULL AND NEW.contact_id IS NOT NULL AND NEW.machine 
 BEGIN
   INSERT INTO campaign_hourly (campaign_id, hour, kind, events)
   SELECT NEW.campaign_id, NEW.at - NEW.at % 3600, NEW.kind, 1
-  WHERE (NEW.kind = 'opened' OR NEW.kind = 'clicked' OR NEW.kind = 'replied' OR NEW.kind = 'unsubscribed' OR NEW.kind = 'converted')
+  WHERE NEW.kind IN ('opened', 'clicked', 'replied', 'unsubscribed', 'converted')
   ON CONFLICT DO UPDATE SET events = events + 1;
   INSERT INTO campaign_responses (contact_id, campaign_id, kind, first_at)
   VALUES (NEW.contact_id, NEW.campaign_id, NEW.kind, NEW.at)
@@ -323,7 +323,7 @@ BEGIN
   INSERT INTO campaign_counts (campaign_id, kind, contacts) VALUES (NEW.campaign_id, NEW.kind, 1)
   ON CONFLICT DO UPDATE SET contacts = contacts + 1;
   UPDATE campaign_hourly SET contacts = contacts + 1
-  WHERE (NEW.kind = 'opened' OR NEW.kind = 'clicked' OR NEW.kind = 'replied' OR NEW.kind = 'unsubscribed' OR NEW.kind = 'converted')
+  WHERE NEW.kind IN ('opened', 'clicked', 'replied', 'unsubscribed', 'converted')
     AND campaign_id = NEW.campaign_id AND hour = NEW.first_at - NEW.first_at % 3600 AND kind = NEW.kind;
 END;
 
@@ -334,7 +334,7 @@ BEGIN
   UPDATE campaign_counts SET amount = amount - OLD.amount
   WHERE OLD.amount IS NOT NULL AND campaign_id = OLD.campaign_id AND kind = OLD.kind;
   UPDATE campaign_hourly SET events = events - 1
-  WHERE (OLD.kind = 'opened' OR OLD.kind = 'clicked' OR OLD.kind = 'replied' OR OLD.kind = 'unsubscribed' OR OLD.kind = 'converted')
+  WHERE OLD.kind IN ('opened', 'clicked', 'replied', 'unsubscribed', 'converted')
     AND campaign_id = OLD.campaign_id AND hour = OLD.at - OLD.at % 3600 AND kind = OLD.kind;
 END;
 CREATE TRIGGER analytics_response_gone AFTER DELETE ON campaign_responses
@@ -384,6 +384,84 @@ CREATE TABLE relay_warmup (
   started_at  INTEGER NOT NULL             -- the first day of the schedule (00:00 UTC)
 ) WITHOUT ROWID;
 )SQL",
+    // 7: several nodes (PostgreSQL; see pg/pg_migrations.cpp). On SQLite there is one node and
+    // its leases never compete, but the columns and the table are the same on both engines, so
+    // `migrate-store` copies like for like.
+    R"SQL(
+ALTER TABLE sends ADD COLUMN lease_owner TEXT;
+ALTER TABLE sends ADD COLUMN lease_until INTEGER;
+CREATE INDEX sends_leased ON sends(lease_until) WHERE state = 'sending';
+CREATE TABLE nodes (
+  id            TEXT PRIMARY KEY,            -- host:pid:start, chosen by the node
+  started_at    INTEGER NOT NULL,
+  heartbeat_at  INTEGER NOT NULL,
+  sent          INTEGER NOT NULL DEFAULT 0,  -- messages sent since it started
+  send_rate     REAL NOT NULL DEFAULT 0,
+  leader        INTEGER NOT NULL DEFAULT 0   -- 1 = holds the scheduler's advisory lock
+) WITHOUT ROWID;
+
+-- Migration 4's analytics triggers, the same rules with kinds tested by OR chains instead of
+-- `kind IN (...)`: inside a trigger SQLite builds an IN list's lookup table anew on every firing,
+-- which made each event more than twice as dear.
+DROP TRIGGER analytics_engagement;
+CREATE TRIGGER analytics_engagement AFTER INSERT ON events
+WHEN NEW.contact_id IS NOT NULL AND NEW.machine = 0 AND (NEW.kind = 'opened' OR NEW.kind = 'clicked' OR NEW.kind = 'replied')
+BEGIN
+  INSERT INTO contact_stats (contact_id, last_open_at, last_click_at, last_reply_at, engagement, engagement_at)
+  VALUES (NEW.contact_id,
+          CASE NEW.kind WHEN 'opened' THEN NEW.at END,
+          CASE NEW.kind WHEN 'clicked' THEN NEW.at END,
+          CASE NEW.kind WHEN 'replied' THEN NEW.at END,
+          CASE NEW.kind WHEN 'opened' THEN 1.0 WHEN 'clicked' THEN 2.0 ELSE 3.0 END,
+          NEW.at)
+  ON CONFLICT (contact_id) DO UPDATE SET
+    last_open_at = MAX(COALESCE(last_open_at, excluded.last_open_at), COALESCE(excluded.last_open_at, last_open_at)),
+    last_click_at = MAX(COALESCE(last_click_at, excluded.last_click_at), COALESCE(excluded.last_click_at, last_click_at)),
+    last_reply_at = MAX(COALESCE(last_reply_at, excluded.last_reply_at), COALESCE(excluded.last_reply_at, last_reply_at)),
+    engagement = CASE
+      WHEN engagement_at IS NULL THEN excluded.engagement
+      WHEN excluded.engagement_at >= engagement_at
+        THEN engagement * pow(2.0, (engagement_at - excluded.engagement_at) / 2592000.0) + excluded.engagement
+      ELSE engagement + excluded.engagement * pow(2.0, (excluded.engagement_at - engagement_at) / 2592000.0) END,
+    engagement_at = MAX(COALESCE(engagement_at, excluded.engagement_at), excluded.engagement_at);
+END;
+
+DROP TRIGGER analytics_campaign;
+CREATE TRIGGER analytics_campaign AFTER INSERT ON events
+WHEN NEW.campaign_id IS NOT NULL AND NEW.contact_id IS NOT NULL AND NEW.machine = 0 AND NEW.kind <> 'sent'
+BEGIN
+  INSERT INTO campaign_hourly (campaign_id, hour, kind, events)
+  SELECT NEW.campaign_id, NEW.at - NEW.at % 3600, NEW.kind, 1
+  WHERE (NEW.kind = 'opened' OR NEW.kind = 'clicked' OR NEW.kind = 'replied' OR NEW.kind = 'unsubscribed' OR NEW.kind = 'converted')
+  ON CONFLICT DO UPDATE SET events = events + 1;
+  INSERT INTO campaign_responses (contact_id, campaign_id, kind, first_at)
+  VALUES (NEW.contact_id, NEW.campaign_id, NEW.kind, NEW.at)
+  ON CONFLICT DO NOTHING;
+  UPDATE campaign_counts SET amount = amount + NEW.amount
+  WHERE NEW.amount IS NOT NULL AND campaign_id = NEW.campaign_id AND kind = NEW.kind;
+END;
+
+DROP TRIGGER analytics_response;
+CREATE TRIGGER analytics_response AFTER INSERT ON campaign_responses
+BEGIN
+  INSERT INTO campaign_counts (campaign_id, kind, contacts) VALUES (NEW.campaign_id, NEW.kind, 1)
+  ON CONFLICT DO UPDATE SET contacts = contacts + 1;
+  UPDATE campaign_hourly SET contacts = contacts + 1
+  WHERE (NEW.kind = 'opened' OR NEW.kind = 'clicked' OR NEW.kind = 'replied' OR NEW.kind = 'unsubscribed' OR NEW.kind = 'converted')
+    AND campaign_id = NEW.campaign_id AND hour = NEW.first_at - NEW.first_at % 3600 AND kind = NEW.kind;
+END;
+
+DROP TRIGGER analytics_event_gone;
+CREATE TRIGGER analytics_event_gone AFTER DELETE ON events
+WHEN OLD.campaign_id IS NOT NULL AND OLD.contact_id IS NOT NULL AND OLD.machine = 0 AND OLD.kind <> 'sent'
+BEGIN
+  UPDATE campaign_counts SET amount = amount - OLD.amount
+  WHERE OLD.amount IS NOT NULL AND campaign_id = OLD.campaign_id AND kind = OLD.kind;
+  UPDATE campaign_hourly SET events = events - 1
+  WHERE (OLD.kind = 'opened' OR OLD.kind = 'clicked' OR OLD.kind = 'replied' OR OLD.kind = 'unsubscribed' OR OLD.kind = 'converted')
+    AND campaign_id = OLD.campaign_id AND hour = OLD.at - OLD.at % 3600 AND kind = OLD.kind;
+END;
+)SQL",
 };
 
 }  // namespace
@@ -391,6 +469,8 @@ CREATE TABLE relay_warmup (
 int latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
 
 Status migrate(const Database& db) {
+  // PostgreSQL's texts of the same versions, applied under an advisory lock.
+  if (auto* postgresql = db.postgresql_connection()) return pg::pg_migrate(*postgresql);
   auto stmt = db.prepare("PRAGMA user_version");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = stmt->step();

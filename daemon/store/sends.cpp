@@ -233,21 +233,6 @@ Result<std::optional<util::UnixTime>> SendRepository::next_due_at() {
 
 // ---- A/B tests and feedback policies ----
 
-namespace {
-
-// campaignd_mix(seed, id): a 63-bit splitmix64 hash, the A/B test group's shuffle. Deterministic,
-// so a campaign started again after a crash picks the same contacts for the same variants.
-void sql_mix(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  std::uint64_t x = static_cast<std::uint64_t>(sqlite3_value_int64(argv[0])) * 0x9E3779B97F4A7C15ULL +
-                    static_cast<std::uint64_t>(sqlite3_value_int64(argv[1]));
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  x ^= x >> 31;
-  sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(x >> 1));
-}
-
-}  // namespace
 
 Result<std::int64_t> SendRepository::enqueue_planned(const EnqueuePlan& plan) {
   nlohmann::json variants = plan.split_variants.size() >= 2 ? nlohmann::json(plan.split_variants) : nlohmann::json::array();
@@ -284,14 +269,6 @@ Result<std::int64_t> SendRepository::enqueue_planned(const EnqueuePlan& plan) {
       "  ch.variant "
       "FROM chosen ch, args a";
   auto stmt = db_.prepare(sql);
-  if (!stmt && stmt.error().find("no such function: campaignd_mix") != std::string::npos) {
-    // Registered on first use only: redefining a function would expire every statement this
-    // connection has cached, and fails while one of them is running.
-    if (sqlite3_create_function(db_.handle(), "campaignd_mix", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, sql_mix,
-                                nullptr, nullptr) != SQLITE_OK)
-      return fail("cannot register campaignd_mix: " + db_.error_message());
-    stmt = db_.prepare(sql);
-  }
   if (!stmt) return std::unexpected(stmt.error());
   stmt->bind(1, plan.campaign_id).bind(2, plan.topic).bind(3, variants.dump()).bind(4, plan.fraction);
   stmt->bind(5, plan.seed).bind(6, plan.variant);

@@ -1,5 +1,5 @@
-// The SQLite store: one migrated database file, one WriteQueue for every write, and
-// read connections opened per thread that reads.
+// The store: one migrated database (an SQLite file or a PostgreSQL database), one WriteQueue for
+// every write, and read connections opened per thread that reads.
 #pragma once
 
 #include <memory>
@@ -12,16 +12,23 @@ namespace campaignd::store {
 
 class Store {
  public:
-  // Opens or creates the database at `path`, applies migrations, starts the writer.
-  static Result<std::unique_ptr<Store>> open(const std::string& path);
+  // `target`: an SQLite path (`sqlite://PATH` or bare) or a `postgresql://` URL. Opens or
+  // creates the database, applies migrations, starts the writer.
+  static Result<std::unique_ptr<Store>> open(const std::string& target);
 
   WriteQueue& writer() { return *writer_; }
   // A new connection for one reading thread; not shared between threads.
-  Result<Database> open_reader() const { return Database::open(path_); }
-  const std::string& path() const { return path_; }
+  Result<Database> open_reader() const { return Database::open(target_); }
+  Dialect dialect() const { return dialect_; }
+  // The SQLite file, or the PostgreSQL URL without its password: for logs and /status.
+  const std::string& describe() const { return described_; }
+  // Kept for callers that name the SQLite file; the same as describe().
+  const std::string& path() const { return described_; }
 
  private:
-  std::string path_;
+  std::string target_;  // may hold a password: never log it
+  std::string described_;
+  Dialect dialect_ = Dialect::sqlite;
   std::unique_ptr<WriteQueue> writer_;
 };
 

@@ -18,7 +18,7 @@ WriteQueue::WriteQueue(Database db) : db_(std::move(db)) {
   // (16 MB) instead of 1,000 copies each of those pages once for four times as many commits,
   // and syncs a quarter as often; the checkpoint runs on this thread, inside a commit. Both are
   // per connection: readers keep the defaults.
-  (void)db_.exec("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4000");
+  if (db_.dialect() == Dialect::sqlite) (void)db_.exec("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4000");
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -112,7 +112,7 @@ Status WriteQueue::step(const char* sql) {
 void WriteQueue::run_batch(std::deque<Item>& batch) {
   std::vector<Status> results;
   results.reserve(batch.size());
-  Status batch_status = step("BEGIN IMMEDIATE");
+  Status batch_status = step(db_.begin_write_sql());
   if (batch_status) {
     for (auto& item : batch) {
       if (auto s = step("SAVEPOINT job"); !s) {

@@ -65,9 +65,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string sql = "SELECT c.id FROM contacts c WHERE " + compiled->where_sql;
   // sqlite3_prepare directly, for the parameter count that store::Statement does not expose.
   sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v2(db.handle(), sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr);
+  const int rc = sqlite3_prepare_v2(db.sqlite_handle(), sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr);
   const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> prepared(raw, &sqlite3_finalize);
-  if (rc != SQLITE_OK) die(std::string("invalid SQL: ") + sqlite3_errmsg(db.handle()), expression, sql);
+  if (rc != SQLITE_OK) die(std::string("invalid SQL: ") + sqlite3_errmsg(db.sqlite_handle()), expression, sql);
   const int wanted = sqlite3_bind_parameter_count(prepared.get());
   if (wanted != static_cast<int>(compiled->params.size()))
     die("SQL has " + std::to_string(wanted) + " parameters, compiler bound " +

@@ -203,12 +203,14 @@ PgStatement& PgStatement::bind_all(const std::vector<SqlValue>& values, int firs
   return *this;
 }
 
+void PgStatement::clear_bindings() {
+  for (auto&& b : bound_) b = false;
+  for (auto& v : values_) v.reset();
+  bad_index_.reset();
+}
+
 Result<PgResult> PgStatement::execute() {
-  auto clear = [&] {
-    for (auto&& b : bound_) b = false;
-    for (auto& v : values_) v.reset();
-    bad_index_.reset();
-  };
+  auto clear = [&] { clear_bindings(); };
   if (bad_index_) {
     int bad = *bad_index_;
     clear();

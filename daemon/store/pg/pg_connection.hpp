@@ -85,6 +85,8 @@ class PgStatement {
 
   // Fails if a parameter the SQL uses was not bound, or if bind() named one it does not use.
   Result<PgResult> execute();
+  // Forgets what is bound (execute() does this too).
+  void clear_bindings();
   int parameters() const { return static_cast<int>(values_.size()); }
   const std::string& sql() const { return sql_; }
 

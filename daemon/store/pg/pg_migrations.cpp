@@ -425,8 +425,7 @@ CREATE TABLE relay_warmup (
 )SQL",
     // 7: several nodes. A send being sent carries its claimer's lease (who, until when), so
     // another node can take it over once the lease runs out; each node reports its heartbeat
-    // and send rate for /status. (SQLite's text for this version is in pg/DESIGN.md: the same
-    // columns, and a single node whose leases never compete.)
+    // and send rate for /status.
     R"SQL(
 ALTER TABLE sends ADD COLUMN lease_owner text,
                   ADD COLUMN lease_until bigint;

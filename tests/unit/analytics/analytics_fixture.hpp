@@ -12,6 +12,7 @@
 #include "daemon/store/database.hpp"
 #include "daemon/store/migrations.hpp"
 #include "daemon/util/clock.hpp"
+#include "tests/unit/store/temp_database.hpp"
 
 namespace campaignd::analytics::testing {
 
@@ -39,30 +40,36 @@ struct EventSpec {
 
 class Db {
  public:
-  Db() : db(*store::Database::open(":memory:")) { REQUIRE(store::migrate(db)); }
+  Db() : db(*store::Database::open(campaignd::testing::store_target(":memory:"))) { REQUIRE(store::migrate(db)); }
 
   std::int64_t contact(const std::string& email, util::UnixTime created = kNow) {
-    auto stmt = db.prepare("INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)");
+    auto stmt = db.prepare("INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?) RETURNING id");
     REQUIRE(stmt);
     stmt->bind(1, std::string_view(email)).bind(2, created).bind(3, created);
-    REQUIRE(stmt->run());
-    return db.last_insert_id();
+    auto id = stmt->single_int();
+    REQUIRE(id);
+    REQUIRE(*id);
+    return **id;
   }
   std::int64_t campaign(const std::string& name, const std::string& definition = "{}", std::int64_t recipients = 0) {
     auto stmt = db.prepare(
         "INSERT INTO campaigns (name, definition, state, schedule_at, recipients, created_at, updated_at) "
-        "VALUES (?, ?, 'done', 0, ?, 0, 0)");
+        "VALUES (?, ?, 'done', 0, ?, 0, 0) RETURNING id");
     REQUIRE(stmt);
     stmt->bind(1, std::string_view(name)).bind(2, std::string_view(definition)).bind(3, recipients);
-    REQUIRE(stmt->run());
-    return db.last_insert_id();
+    auto id = stmt->single_int();
+    REQUIRE(id);
+    REQUIRE(*id);
+    return **id;
   }
   std::int64_t send(std::int64_t campaign, std::optional<std::int64_t> contact, const std::string& state) {
-    auto stmt = db.prepare("INSERT INTO sends (campaign_id, contact_id, state) VALUES (?, ?, ?)");
+    auto stmt = db.prepare("INSERT INTO sends (campaign_id, contact_id, state) VALUES (?, ?, ?) RETURNING id");
     REQUIRE(stmt);
     stmt->bind(1, campaign).bind(2, contact).bind(3, std::string_view(state));
-    REQUIRE(stmt->run());
-    return db.last_insert_id();
+    auto id = stmt->single_int();
+    REQUIRE(id);
+    REQUIRE(*id);
+    return **id;
   }
   // True when the row went in (false: its key was known).
   bool event(const EventSpec& e) {

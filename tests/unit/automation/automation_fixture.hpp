@@ -29,7 +29,7 @@ class AutomationFixture {
   void reopen() {
     engine.reset();
     store.reset();
-    auto s = store::Store::open(folders.tmp().file("campaignd.db"));
+    auto s = store::Store::open(campaignd::testing::store_target(folders.tmp().file("campaignd.db")));
     REQUIRE_MESSAGE(s, (s ? "" : s.error()));
     store = std::move(*s);
     automation::AutomationSettings settings;

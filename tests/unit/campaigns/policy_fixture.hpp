@@ -13,6 +13,7 @@
 #include "daemon/store/events.hpp"
 #include "daemon/store/sends.hpp"
 #include "tests/unit/campaigns/campaign_fixture.hpp"
+#include "tests/unit/store/temp_database.hpp"
 
 namespace campaignd::testing {
 
@@ -31,7 +32,7 @@ struct PolicyFixture {
   PolicyFixture() { folders.write_template("promo"); }
 
   static std::unique_ptr<store::Store> open_store(const std::string& path) {
-    auto s = store::Store::open(path);
+    auto s = store::Store::open(campaignd::testing::store_target(path));
     REQUIRE_MESSAGE(s, (s ? "" : s.error()));
     return std::move(*s);
   }
@@ -84,13 +85,14 @@ struct PolicyFixture {
                         std::optional<util::UnixTime> sent_at) {
     std::int64_t id = 0;
     REQUIRE(store->writer().run([&](const store::Database& db) -> Status {
-      auto stmt = db.prepare("INSERT INTO sends (campaign_id, contact_id, state, sent_at) VALUES (?, ?, ?, ?)");
+      auto stmt = db.prepare("INSERT INTO sends (campaign_id, contact_id, state, sent_at) VALUES (?, ?, ?, ?) RETURNING id");
       if (!stmt) return std::unexpected(stmt.error());
       stmt->bind(1, campaign_id).bind(2, contact_id).bind(3, state);
       if (sent_at) stmt->bind(4, *sent_at);
       else stmt->bind(4, nullptr);
-      if (auto s = stmt->run(); !s) return s;
-      id = db.last_insert_id();
+      auto inserted = stmt->single_int();
+      if (!inserted) return std::unexpected(inserted.error());
+      id = inserted->value_or(0);
       return {};
     }));
     return id;

@@ -12,6 +12,7 @@
 #include "daemon/store/sends.hpp"
 #include "daemon/store/suppressions.hpp"
 #include "tests/unit/campaigns/campaign_fixture.hpp"
+#include "tests/unit/store/temp_database.hpp"
 
 using namespace campaignd;
 
@@ -31,7 +32,7 @@ struct SchedulerFixture {
   SchedulerFixture() { folders.write_template("promo"); }
 
   static std::unique_ptr<store::Store> open_store(const std::string& path) {
-    auto s = store::Store::open(path);
+    auto s = store::Store::open(campaignd::testing::store_target(path));
     REQUIRE_MESSAGE(s, (s ? "" : s.error()));
     return std::move(*s);
   }

@@ -296,8 +296,15 @@ TEST_CASE("config: bad override values are errors") {
     CHECK_THROWS_WITH_AS(config::load(path), doctest::Contains("CAMPAIGND_TRANSPORT_RATE"), config::ConfigError);
   }
   {
-    EnvVar store("CAMPAIGND_STORE_URL", "postgresql://db.example/campaignd");
-    CHECK_THROWS_WITH_AS(config::load(path), doctest::Contains("only sqlite://"), config::ConfigError);
+    EnvVar store("CAMPAIGND_STORE_URL", "mysql://db.example/campaignd");
+    CHECK_THROWS_WITH_AS(config::load(path), doctest::Contains("expected sqlite://PATH or postgresql://"),
+                         config::ConfigError);
+  }
+  {
+    EnvVar store("CAMPAIGND_STORE_URL", "postgresql://u:secret@db.example/campaignd");
+    auto cfg = config::load(path);
+    CHECK(cfg.store_is_postgresql());
+    CHECK(cfg.store_target() == "postgresql://u:secret@db.example/campaignd");
   }
 }
 
@@ -392,8 +399,8 @@ TEST_CASE("config: wrong shapes, missing pieces and bad addresses") {
         path + ":2:5: dkim entry needs domain, selector and key_file");
   CHECK(load_error(tmp, "subscribe:\n  from: not an address\n") ==
         path + ":2:9: subscribe.from: not a valid address");
-  CHECK(load_error(tmp, "store:\n  url: postgresql://db.example/x\n") ==
-        "store.url: only sqlite:// is supported by this build (got postgresql://db.example/x)");
+  CHECK(load_error(tmp, "store:\n  url: mysql://u:secret@db.example/x\n") ==
+        "store.url: expected sqlite://PATH or postgresql://… (got mysql:…)");
 }
 
 TEST_CASE("config: YAML syntax errors carry line and column") {

@@ -25,6 +25,7 @@
 #include "daemon/store/suppressions.hpp"
 #include "tests/unit/campaigns/campaign_fixture.hpp"
 #include "tests/unit/transport/transport_test_support.hpp"
+#include "tests/unit/store/temp_database.hpp"
 
 using namespace campaignd;
 namespace fs = std::filesystem;
@@ -99,7 +100,7 @@ struct DeliveryFixture {
   }
 
   static std::unique_ptr<store::Store> open_store(const std::string& path) {
-    auto s = store::Store::open(path);
+    auto s = store::Store::open(campaignd::testing::store_target(path));
     REQUIRE_MESSAGE(s, (s ? "" : s.error()));
     return std::move(*s);
   }

@@ -10,6 +10,7 @@
 #include "daemon/segments/compiler.hpp"
 #include "daemon/store/database.hpp"
 #include "daemon/store/migrations.hpp"
+#include "tests/unit/store/temp_database.hpp"
 
 using namespace campaignd;
 using namespace campaignd::segments;
@@ -23,7 +24,7 @@ constexpr std::int64_t kDay = 86400;
 // tags and events exercise every part of the language.
 class Contacts {
  public:
-  Contacts() : db_(*store::Database::open(":memory:")) {
+  Contacts() : db_(*store::Database::open(campaignd::testing::store_target(":memory:"))) {
     REQUIRE(store::migrate(db_));
     ann_ = add("ann", "subscribed", R"({"country":"CA","orders":3,"vip":true,"city":"Toronto","rfm_score":555})",
                kNow - 400 * kDay);
@@ -78,14 +79,16 @@ class Contacts {
   std::int64_t add(const std::string& name, const std::string& status, const std::string& attrs,
                    util::UnixTime created = kNow) {
     auto stmt = db_.prepare(
-        "INSERT INTO contacts (email, first_name, status, attrs, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)");
+        "INSERT INTO contacts (email, first_name, status, attrs, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
     REQUIRE(stmt);
     // string_view: a std::string argument would be ambiguous among Statement::bind's overloads.
     const std::string email = name + "@example.com";
     stmt->bind(1, std::string_view(email)).bind(2, std::string_view(name)).bind(3, std::string_view(status));
     stmt->bind(4, std::string_view(attrs)).bind(5, created).bind(6, created);
-    REQUIRE(stmt->run());
-    return db_.last_insert_id();
+    auto id = stmt->single_int();
+    REQUIRE(id);
+    REQUIRE(*id);
+    return **id;
   }
   void tag(std::int64_t contact, const std::string& tag) {
     auto stmt = db_.prepare("INSERT INTO contact_tags (contact_id, tag) VALUES (?, ?)");

@@ -15,6 +15,7 @@
 #include "daemon/segments/compiler.hpp"
 #include "daemon/store/database.hpp"
 #include "daemon/store/migrations.hpp"
+#include "tests/unit/store/temp_database.hpp"
 
 using namespace campaignd;
 
@@ -36,7 +37,7 @@ struct Person {
 
 class World {
  public:
-  World() : db_(*store::Database::open(":memory:")) {
+  World() : db_(*store::Database::open(campaignd::testing::store_target(":memory:"))) {
     REQUIRE(store::migrate(db_));
     std::uint32_t seed = 20261124;
     auto next = [&](std::uint32_t n) {
@@ -83,10 +84,12 @@ class World {
 
  private:
   std::int64_t insert_contact(const std::string& email) {
-    auto stmt = db_.prepare("INSERT INTO contacts (email, created_at, updated_at) VALUES (?, 0, 0)");
+    auto stmt = db_.prepare("INSERT INTO contacts (email, created_at, updated_at) VALUES (?, 0, 0) RETURNING id");
     REQUIRE(stmt);
-    REQUIRE(stmt->bind(1, std::string_view(email)).run());
-    return db_.last_insert_id();
+    auto id = stmt->bind(1, std::string_view(email)).single_int();
+    REQUIRE(id);
+    REQUIRE(*id);
+    return **id;
   }
   void insert_event(std::int64_t contact, const Ev& e) {
     auto stmt = db_.prepare("INSERT INTO events (kind, contact_id, at, machine, amount) VALUES (?, ?, ?, ?, ?)");

@@ -1,9 +1,16 @@
 // A migrated database in a fresh temporary folder, removed when the test ends.
+//
+// With CAMPAIGND_TEST_STORE=postgresql (and CAMPAIGND_TEST_PG_URL naming a server, as
+// scripts/pg-test-cluster.sh sets it), every test database is a PostgreSQL schema instead: the
+// same tests run against both engines (ctest `unit_on_pg`).
 #pragma once
 
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <functional>
+#include <string_view>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -11,6 +18,7 @@
 
 #include "daemon/store/database.hpp"
 #include "daemon/store/migrations.hpp"
+#include "daemon/store/pg/pg_connection.hpp"
 
 namespace campaignd::testing {
 
@@ -40,8 +48,31 @@ class TempFolder {
   std::filesystem::path path_;
 };
 
+inline bool testing_on_postgresql() {
+  const char* store = std::getenv("CAMPAIGND_TEST_STORE");
+  return store && std::string_view(store) == "postgresql";
+}
+
+// What a test opens for the SQLite file `path`: the path itself, or on PostgreSQL the test
+// server's URL with a search_path of a schema of its own, one per path (":memory:" is a new one
+// every time), created on first use. The test cluster is thrown away afterwards.
+inline std::string store_target(const std::string& path) {
+  if (!testing_on_postgresql()) return path;
+  const char* server = std::getenv("CAMPAIGND_TEST_PG_URL");
+  REQUIRE_MESSAGE(server, "CAMPAIGND_TEST_STORE=postgresql needs CAMPAIGND_TEST_PG_URL");
+  static std::atomic<int> memory{0};
+  std::string key = path == ":memory:" ? path + std::to_string(memory++) : path;
+  std::string schema = "t" + std::to_string(::getpid()) + "_" + std::to_string(std::hash<std::string>{}(key) % 1000000007);
+  auto admin = store::pg::PgConnection::connect(server);
+  REQUIRE_MESSAGE(admin, (admin ? "" : admin.error()));
+  auto made = (*admin)->exec("CREATE SCHEMA IF NOT EXISTS " + schema);
+  REQUIRE_MESSAGE(made, (made ? "" : made.error()));
+  std::string url = server;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+}
+
 inline store::Database open_migrated(const std::string& path) {
-  auto db = store::Database::open(path);
+  auto db = store::Database::open(store_target(path));
   REQUIRE_MESSAGE(db, (db ? "" : db.error()));
   auto migrated = store::migrate(*db);
   REQUIRE_MESSAGE(migrated, (migrated ? "" : migrated.error()));

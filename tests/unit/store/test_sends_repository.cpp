@@ -42,11 +42,13 @@ struct SendsFixture {
   // A send row written directly, so tests control every column.
   std::int64_t send(std::int64_t contact_id, util::UnixTime next_attempt_at, const std::string& state = "queued",
                     std::int64_t campaign_id = 0) {
-    auto stmt = db.prepare("INSERT INTO sends (campaign_id, contact_id, state, next_attempt_at) VALUES (?, ?, ?, ?)");
+    auto stmt = db.prepare("INSERT INTO sends (campaign_id, contact_id, state, next_attempt_at) VALUES (?, ?, ?, ?) RETURNING id");
     REQUIRE(stmt);
     stmt->bind(1, campaign_id ? campaign_id : campaign).bind(2, contact_id).bind(3, state).bind(4, next_attempt_at);
-    REQUIRE(stmt->run());
-    return db.last_insert_id();
+    auto id = stmt->single_int();
+    REQUIRE(id);
+    REQUIRE(*id);
+    return **id;
   }
   std::string state_of(std::int64_t send_id) {
     return testing::query_text(db, "SELECT state FROM sends WHERE id = " + std::to_string(send_id));

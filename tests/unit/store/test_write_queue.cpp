@@ -30,7 +30,7 @@ struct QueueFixture {
     return db;
   }
   Database reader() const {
-    auto db = Database::open(path);
+    auto db = Database::open(campaignd::testing::store_target(path));
     REQUIRE(db);
     return std::move(*db);
   }

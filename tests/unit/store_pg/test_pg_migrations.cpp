@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "daemon/store/migrations.hpp"
+#include "daemon/store/send_mix.hpp"
 #include "daemon/store/pg/pg_migrations.hpp"
 #include "daemon/store/suppressions.hpp"
 #include "tests/unit/store/temp_database.hpp"
@@ -33,10 +34,9 @@ Rows sqlite_rows(const store::Database& db, const std::string& sql) {
   auto stmt = db.prepare(sql);
   REQUIRE_MESSAGE(stmt, (stmt ? "" : stmt.error()));
   Rows out;
-  int n = sqlite3_column_count(stmt->get());
   auto s = stmt->each([&](const store::Statement& row) {
     std::vector<std::string> r;
-    for (int c = 0; c < n; ++c) r.push_back(row.column_is_null(c) ? "NULL" : row.column_text(c));
+    for (int c = 0; c < row.column_count(); ++c) r.push_back(row.column_is_null(c) ? "NULL" : row.column_text(c));
     out.push_back(std::move(r));
   });
   REQUIRE_MESSAGE(s, (s ? "" : s.error()));
@@ -146,15 +146,7 @@ const char* kAnalyticsQueries[] = {
     "SELECT campaign_id, hour, kind, events, contacts FROM campaign_hourly ORDER BY campaign_id, hour, kind",
 };
 
-// splitmix64 as daemon/store/sends.cpp registers it for SQLite (campaignd_mix): the oracle.
-std::int64_t mix(std::int64_t seed, std::int64_t id) {
-  std::uint64_t x = static_cast<std::uint64_t>(seed) * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(id);
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  x ^= x >> 31;
-  return static_cast<std::int64_t>(x >> 1);
-}
+std::int64_t mix(std::int64_t seed, std::int64_t id) { return store::campaignd_mix(seed, id); }
 
 }  // namespace
 

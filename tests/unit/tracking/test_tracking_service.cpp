@@ -39,7 +39,7 @@ http::HttpRequest get(const std::string& token, const std::string& user_agent = 
 }
 
 std::unique_ptr<store::Store> open_store(const std::string& path) {
-  auto s = store::Store::open(path);
+  auto s = store::Store::open(campaignd::testing::store_target(path));
   REQUIRE_MESSAGE(s, (s ? "" : s.error()));
   return std::move(*s);
 }

@@ -46,7 +46,7 @@ inline tracking::inbound::ParsedMessage parse_sample(const std::string& name) {
 class TempStore {
  public:
   TempStore() {
-    auto s = store::Store::open(tmp_.file("inbound.db"));
+    auto s = store::Store::open(campaignd::testing::store_target(tmp_.file("inbound.db")));
     REQUIRE_MESSAGE(s, (s ? "" : s.error()));
     store_ = std::move(*s);
     auto st = store_->writer().run([&](const store::Database& db) -> Status {

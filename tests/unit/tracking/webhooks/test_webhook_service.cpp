@@ -9,6 +9,7 @@
 
 #include "daemon/tracking/webhooks/event_mapper.hpp"
 #include "tests/unit/tracking/webhooks/signing_support.hpp"
+#include "tests/unit/store/temp_database.hpp"
 
 using namespace campaignd;
 using namespace campaignd::tracking::webhooks;
@@ -177,7 +178,7 @@ TEST_CASE("service: an accepted event survives the process dying right after the
     // The child answers one post and dies at once: no destructors, no checkpoint, no flush.
     ::close(pipefd[0]);
     int status = 0;
-    auto store = store::Store::open(db_path);
+    auto store = store::Store::open(campaignd::testing::store_target(db_path));
     if (store) {
       util::SystemClock clock;
       tracking::EventRecorder recorder(**store, clock);

@@ -88,7 +88,7 @@ constexpr util::UnixTime kNow = 1700000000;
 class Fixture {
  public:
   Fixture() : clock(kNow) {
-    auto opened = store::Store::open(tmp.file("campaignd.db"));
+    auto opened = store::Store::open(campaignd::testing::store_target(tmp.file("campaignd.db")));
     REQUIRE_MESSAGE(opened, (opened ? "" : opened.error()));
     store_ = std::move(*opened);
     recorder = std::make_unique<EventRecorder>(*store_, clock);
