@@ -89,7 +89,8 @@ Status CampaignRepository::set_state(std::int64_t id, const std::string& state, 
 }
 
 Result<std::optional<std::string>> CampaignRepository::topic_of(std::int64_t id) {
-  auto stmt = db_.cached("SELECT json_extract(definition, '$.topic') FROM campaigns WHERE id = ?");
+  auto stmt = db_.cached(db_.sql("SELECT json_extract(definition, '$.topic') FROM campaigns WHERE id = ?",
+                                 "SELECT definition->>'topic' FROM campaigns WHERE id = ?"));
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, id);
   auto row = (*stmt)->step();

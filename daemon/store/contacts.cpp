@@ -18,6 +18,16 @@ constexpr const char* kSelect =
 // Look up, then UPDATE or INSERT: an upsert with RETURNING materialises its result in a
 // temporary b-tree on every call, which costs a third of a million-row import (so does an
 // `x IN (a, b, c)` list: hence the ORs). ?2 = replace; ?6 = the new status when it opts out.
+// PostgreSQL: attrs are jsonb, and a flat object merges with || as json_patch does (apart from
+// json_patch's null-deletes-key, which imports never send: a null cell is an empty string).
+constexpr const char* kUpdatePostgresql =
+    "UPDATE contacts SET "
+    "  first_name = CASE WHEN ?2 OR ?3 <> '' THEN ?3 ELSE first_name END, "
+    "  last_name = CASE WHEN ?2 OR ?4 <> '' THEN ?4 ELSE last_name END, "
+    "  attrs = CASE WHEN ?2 THEN ?5::jsonb ELSE attrs || ?5::jsonb END, "
+    "  status = CASE WHEN ?6::text IS NOT NULL AND (status = 'subscribed' OR status = 'pending') THEN ?6 ELSE status END, "
+    "  updated_at = ?7 "
+    "WHERE id = ?1";
 constexpr const char* kUpdate =
     "UPDATE contacts SET "
     "  first_name = CASE WHEN ?2 OR ?3 <> '' THEN ?3 ELSE first_name END, "
@@ -156,7 +166,7 @@ Result<std::int64_t> ContactRepository::upsert_returning_id(const Contact& c, Up
     auto existing = id_for_email(email);
     if (!existing) return std::unexpected(existing.error());
     if (*existing) {
-      auto stmt = db_.cached(kUpdate);
+      auto stmt = db_.cached(db_.sql(kUpdate, kUpdatePostgresql));
       if (!stmt) return std::unexpected(stmt.error());
       (*stmt)->bind(1, **existing).bind(2, replace ? 1 : 0).bind(3, c.first_name).bind(4, c.last_name);
       (*stmt)->bind(5, attrs).bind(7, c.updated_at);
@@ -187,7 +197,7 @@ Result<std::int64_t> ContactRepository::upsert_returning_id(const Contact& c, Up
 
 Status ContactRepository::add_tag(std::int64_t id, std::string_view tag) {
   if (tag.empty()) return {};
-  auto stmt = db_.cached("INSERT OR IGNORE INTO contact_tags (contact_id, tag) VALUES (?, ?)");
+  auto stmt = db_.cached("INSERT INTO contact_tags (contact_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, id).bind(2, tag);
   return (*stmt)->run();
@@ -195,9 +205,10 @@ Status ContactRepository::add_tag(std::int64_t id, std::string_view tag) {
 
 Status ContactRepository::set_status(std::int64_t id, std::string_view status, std::optional<util::UnixTime> now) {
   if (!is_contact_status(status)) return fail("unknown contact status '" + std::string(status) + "'");
-  auto stmt = db_.cached(
-      "UPDATE contacts SET status = ?2, updated_at = COALESCE(?3, CAST(strftime('%s', 'now') AS INTEGER)) "
-      "WHERE id = ?1");
+  auto stmt = db_.cached(db_.sql(
+      "UPDATE contacts SET status = ?2, updated_at = COALESCE(?3, CAST(strftime('%s', 'now') AS INTEGER)) WHERE id = ?1",
+      "UPDATE contacts SET status = ?2, updated_at = COALESCE(?3, CAST(extract(epoch FROM now()) AS BIGINT)) "
+      "WHERE id = ?1"));
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, id).bind(2, status).bind(3, now);
   return (*stmt)->run();

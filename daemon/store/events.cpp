@@ -12,8 +12,8 @@ Status EventRepository::insert(const Event& e) {
 Result<bool> EventRepository::insert_if_new(const Event& e) {
   if (e.kind.empty()) return fail("event without a kind");
   auto stmt = db_.cached(
-      "INSERT OR IGNORE INTO events (kind, contact_id, campaign_id, send_id, at, amount, machine, "
-      "provider_event_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO events (kind, contact_id, campaign_id, send_id, at, amount, machine, "
+      "provider_event_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
   if (!stmt) return std::unexpected(stmt.error());
   std::string data = e.data.is_object() ? e.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : "{}";
   (*stmt)->bind(1, e.kind).bind(2, e.contact_id).bind(3, e.campaign_id).bind(4, e.send_id).bind(5, e.at);

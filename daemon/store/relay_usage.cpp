@@ -5,7 +5,7 @@ namespace campaignd::store {
 Status RelayUsageRepository::add_sent(const std::string& relay, util::UnixTime at) {
   auto stmt = db_.cached(
       "INSERT INTO relay_usage (relay, hour, sent) VALUES (?1, ?2, 1) "
-      "ON CONFLICT (relay, hour) DO UPDATE SET sent = sent + 1");
+      "ON CONFLICT (relay, hour) DO UPDATE SET sent = relay_usage.sent + 1");
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)->bind(1, relay).bind(2, at / 3600).run();
 }

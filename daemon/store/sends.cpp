@@ -25,13 +25,13 @@ Result<std::int64_t> SendRepository::enqueue_matching(std::int64_t campaign_id, 
                                                       const std::optional<std::string>& topic) {
   // Segment SQL differs per campaign, so this statement is prepared afresh (it runs once).
   auto stmt = db_.prepare(
-      "INSERT OR IGNORE INTO sends (campaign_id, contact_id, state, next_attempt_at) "
+      "INSERT INTO sends (campaign_id, contact_id, state, next_attempt_at) "
       "SELECT ?1, c.id, 'queued', 0 FROM contacts c "
       "WHERE c.status = 'subscribed' "
       "AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = suppression_key(c.email)) "
       "AND NOT EXISTS (SELECT 1 FROM contact_topics t WHERE t.contact_id = c.id AND t.topic = ?2 "
       "                AND t.subscribed = 0) AND (" +
-      where_sql + ")");
+      where_sql + ") ON CONFLICT DO NOTHING");
   if (!stmt) return std::unexpected(stmt.error());
   stmt->bind(1, campaign_id);
   stmt->bind(2, topic);
@@ -47,7 +47,7 @@ Status SendRepository::enqueue_one(std::int64_t campaign_id, std::int64_t contac
   auto stmt = db_.cached(
       "INSERT INTO sends (campaign_id, contact_id, state, next_attempt_at, updated_at) VALUES (?1, ?2, 'queued', 0, ?3) "
       "ON CONFLICT(campaign_id, contact_id, occurrence) DO UPDATE SET state = 'queued', attempts = 0, next_attempt_at = 0, "
-      "message_id = NULL, updated_at = ?3 WHERE state <> 'sending'");
+      "message_id = NULL, updated_at = ?3 WHERE sends.state <> 'sending'");
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)->bind(1, campaign_id).bind(2, contact_id).bind(3, now).run();
 }
@@ -239,9 +239,23 @@ Result<std::int64_t> SendRepository::enqueue_planned(const EnqueuePlan& plan) {
   // `args` names the fixed parameters first, so the segment's plain `?` parameters number from 8.
   // best_hour: start of the hour of best_from, plus the hours until the contact's favourite hour;
   // MAX() keeps best_from itself when that hour is the current one.
+  const bool postgresql = db_.is_postgresql();
+  // PostgreSQL must be told the parameters' types (nothing around them says), reads JSON with
+  // jsonb functions, and calls scalar MAX/MIN GREATEST/LEAST.
+  const std::string args_select = postgresql ? "?1::bigint, ?2::text, ?3::jsonb, ?4::double precision, ?5::bigint, "
+                                               "?6::text, ?7::bigint"
+                                             : "?1, ?2, ?3, ?4, ?5, ?6, ?7";
+  const std::string variant_count = postgresql ? "jsonb_array_length(a.variants)" : "json_array_length(a.variants)";
+  const std::string variant_pick =
+      postgresql ? "a.variants->>((r.r % jsonb_array_length(a.variants))::int)"
+                 : "json_extract(a.variants, '$[' || (r.r % json_array_length(a.variants)) || ']')";
+  const std::string greatest = postgresql ? "GREATEST" : "MAX", least = postgresql ? "LEAST" : "MIN";
+  // Rounds half up: SQLite's CAST truncates, PostgreSQL's rounds, so it floors first.
+  const std::string test_size = postgresql ? "CAST(floor(r.n * a.fraction + 0.5) AS BIGINT)"
+                                           : "CAST(r.n * a.fraction + 0.5 AS INTEGER)";
   std::string sql =
       "WITH args(campaign_id, topic, variants, fraction, seed, fixed_variant, best_from) AS "
-      "  (SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7), "
+      "  (SELECT " + args_select + "), "
       "eligible AS ("
       "  SELECT c.id AS contact_id, campaignd_mix(a.seed, c.id) AS h FROM contacts c, args a "
       "  WHERE c.status = 'subscribed' "
@@ -253,21 +267,21 @@ Result<std::int64_t> SendRepository::enqueue_planned(const EnqueuePlan& plan) {
       "ranked AS (SELECT contact_id, row_number() OVER (ORDER BY h, contact_id) - 1 AS r, COUNT(*) OVER () AS n "
       "           FROM eligible), "
       "chosen AS ("
-      "  SELECT r.contact_id, CASE WHEN json_array_length(a.variants) > 0 "
-      "    THEN json_extract(a.variants, '$[' || (r.r % json_array_length(a.variants)) || ']') "
+      "  SELECT r.contact_id, CASE WHEN " + variant_count + " > 0 "
+      "    THEN " + variant_pick + " "
       "    ELSE a.fixed_variant END AS variant "
       "  FROM ranked r, args a "
-      "  WHERE json_array_length(a.variants) = 0 "
-      "     OR r.r < MAX(MIN(r.n, json_array_length(a.variants)), CAST(r.n * a.fraction + 0.5 AS INTEGER))) "
-      "INSERT OR IGNORE INTO sends (campaign_id, contact_id, state, next_attempt_at, variant) "
+      "  WHERE " + variant_count + " = 0 "
+      "     OR r.r < " + greatest + "(" + least + "(r.n, " + variant_count + "), " + test_size + ")) "
+      "INSERT INTO sends (campaign_id, contact_id, state, next_attempt_at, variant) "
       "SELECT a.campaign_id, ch.contact_id, 'queued', "
       "  CASE WHEN a.best_from IS NULL THEN 0 ELSE COALESCE(("
-      "    SELECT MAX(a.best_from, a.best_from - a.best_from % 3600 + ((o.hh - (a.best_from % 86400) / 3600 + 24) % 24) * 3600) "
+      "    SELECT " + greatest + "(a.best_from, a.best_from - a.best_from % 3600 + ((o.hh - (a.best_from % 86400) / 3600 + 24) % 24) * 3600) "
       "    FROM (SELECT (e.at % 86400) / 3600 AS hh FROM events e "
       "          WHERE e.contact_id = ch.contact_id AND e.kind = 'opened' AND e.machine = 0 "
       "          GROUP BY hh ORDER BY COUNT(*) DESC, hh LIMIT 1) o), 0) END, "
       "  ch.variant "
-      "FROM chosen ch, args a";
+      "FROM chosen ch, args a WHERE true ON CONFLICT DO NOTHING";
   auto stmt = db_.prepare(sql);
   if (!stmt) return std::unexpected(stmt.error());
   stmt->bind(1, plan.campaign_id).bind(2, plan.topic).bind(3, variants.dump()).bind(4, plan.fraction);
@@ -303,7 +317,7 @@ Result<std::int64_t> SendRepository::broadcasts_received(std::int64_t contact_id
                                                          std::int64_t before_send_id) {
   auto stmt = db_.cached(
       "SELECT COUNT(*) FROM sends s JOIN campaigns k ON k.id = s.campaign_id "
-      "WHERE s.contact_id = ?1 AND k.name NOT LIKE '\\_%' ESCAPE '\\' AND instr(k.name, '#') = 0 "
+      "WHERE s.contact_id = ?1 AND k.name NOT LIKE '\\_%' ESCAPE '\\' AND k.name NOT LIKE '%#%' "
       "AND ((s.state = 'sent' AND s.sent_at >= ?2) OR (s.state = 'sending' AND s.id < ?3))");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, contact_id).bind(2, since).bind(3, before_send_id);

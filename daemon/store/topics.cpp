@@ -31,10 +31,13 @@ Result<std::vector<TopicChoice>> TopicRepository::for_contact(std::int64_t conta
 }
 
 Result<std::vector<std::string>> TopicRepository::known_topics() {
-  auto stmt = db_.cached(
+  auto stmt = db_.cached(db_.sql(
       "SELECT DISTINCT topic FROM ("
       "  SELECT json_extract(definition, '$.topic') AS topic FROM campaigns "
-      "  UNION SELECT topic FROM contact_topics) WHERE topic IS NOT NULL AND topic <> '' ORDER BY topic");
+      "  UNION SELECT topic FROM contact_topics) t WHERE topic IS NOT NULL AND topic <> '' ORDER BY topic",
+      "SELECT DISTINCT topic FROM ("
+      "  SELECT definition->>'topic' AS topic FROM campaigns "
+      "  UNION SELECT topic FROM contact_topics) t WHERE topic IS NOT NULL AND topic <> '' ORDER BY topic"));
   if (!stmt) return std::unexpected(stmt.error());
   std::vector<std::string> out;
   auto r = (*stmt)->each([&](const Statement& row) { out.push_back(row.column_text(0)); });
