@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "daemon/analytics/rfm.hpp"
+#include "daemon/app/cluster_node.hpp"
 #include "daemon/app/signals.hpp"
 #include "daemon/automation/automation_engine.hpp"
 #include "daemon/app/status_page.hpp"
@@ -26,6 +27,8 @@
 #include "daemon/campaigns/scheduler.hpp"
 #include "daemon/delivery/delivery_engine.hpp"
 #include "daemon/http/http_server.hpp"
+#include "daemon/store/nodes.hpp"
+#include "daemon/store/pg/pg_send_leases.hpp"
 #include "daemon/store/sends.hpp"
 #include "daemon/tracking/events_api.hpp"
 #include "daemon/tracking/inbound/inbound_service.hpp"
@@ -108,6 +111,7 @@ class DaemonStatus {
     auto doc = build_status(*db, errors, live);
     if (!doc) return {{"error", doc.error()}};
     (*doc)["automations"] = automations_.status();
+    if (node_) (*doc)["nodes"] = nodes(*db);
     return *doc;
   }
   std::string metrics() { return metrics_from_status(status()); }
@@ -116,6 +120,19 @@ class DaemonStatus {
     auto* db = reader();
     if (!db) return http::HttpResponse::text(503, "database unavailable\n");
     return page.respond(*db, status(), util::SystemClock().now());
+  }
+  void set_node(const ClusterNode* node) { node_ = node; }
+  // Every node heard from within two leases (on SQLite: this one), this one and the leader marked.
+  nlohmann::json nodes(const store::Database& db) const {
+    auto now = util::SystemClock().now();
+    auto rows = store::NodeRepository(db).heard_since(now - 2 * node_->settings().lease_seconds);
+    if (!rows) return {{"error", rows.error()}};
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : *rows)
+      out.push_back({{"id", r.id}, {"self", r.id == node_->id()}, {"leader", r.leader}, {"started_at", r.started_at},
+                     {"heartbeat_at", r.heartbeat_at}, {"heartbeat_age_s", std::max<std::int64_t>(0, now - r.heartbeat_at)},
+                     {"sent", r.sent}, {"send_rate", r.send_rate}});
+    return out;
   }
   // The scheduler's or automations' last failure (a full disk, a locked database); "" = none.
   void set_loop_error(std::string error) {
@@ -144,6 +161,7 @@ class DaemonStatus {
   std::chrono::steady_clock::time_point started_;
   std::vector<PlacedError> startup_errors_;  // webhook adapters that did not load
   const automation::AutomationEngine& automations_;
+  const ClusterNode* node_ = nullptr;
   std::mutex loop_error_mutex_;
   std::string loop_error_;
 };
@@ -239,8 +257,13 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
 
   auto store = store::Store::open(cfg.store_target());
   if (!store) return std::unexpected(store.error());
-  auto requeued = (*store)->writer().submit([](const store::Database& db) -> Status {
-    auto n = store::SendRepository(db).requeue_in_flight();
+  auto requeued = (*store)->writer().submit([&clock](const store::Database& db) -> Status {
+    // On PostgreSQL other nodes may be sending right now: only sends whose lease ran out (their
+    // node died) go back to the queue; the heartbeat keeps doing that.
+    Result<std::int64_t> n = 0;
+    if (db.is_postgresql()) n = store::pg::release_expired_leases(*db.postgresql_connection(), clock.now());
+    else if (auto local = store::SendRepository(db).requeue_in_flight(); local) n = *local;
+    else n = std::unexpected(local.error());
     if (!n) return std::unexpected(n.error());
     if (*n > 0) spdlog::warn("{} sends were in flight when campaignd last stopped; they go again", *n);
     return {};
@@ -296,8 +319,17 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   settings.max_attempts = cfg.max_attempts;
   settings.retry_base_seconds = cfg.retry_base_seconds;
   settings.retry_max_seconds = cfg.retry_max_seconds;
+  settings.lease_seconds = cfg.node_lease_seconds;
+  delivery::DeliveryEngine* sender = nullptr;  // reported at each heartbeat once it exists
+  ClusterNode node(**store, clock, {cfg.node_heartbeat_seconds, cfg.node_lease_seconds}, [&sender] {
+    if (!sender) return NodeLoad{};
+    auto stats = sender->stats();
+    return NodeLoad{stats.sent, stats.send_rate};
+  });
+  settings.node_id = node.id();
   tracking::EventRecorder recorder(**store, clock, {cfg.soft_bounce_limit});
   delivery::DeliveryEngine engine(**store, catalog, std::move(relays), composer, clock, settings, &recorder);
+  sender = &engine;
 
   std::vector<PlacedError> webhook_errors;
   auto webhooks = tracking::webhooks::WebhookService::load(cfg.resolve(cfg.webhooks_dir), recorder, clock, **store,
@@ -307,6 +339,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   tracking::inbound::InboundService inbound(recorder, signer, **store, clock);
   tracking::EventsApi events_api(**store, clock, cfg.attribution_window_seconds);
   DaemonStatus status(**store, catalog, engine, transport_description, started, webhook_errors, automations);
+  status.set_node(&node);
   tracking::MachineDetectorSettings detector_settings;
   detector_settings.seconds_after_send = cfg.scanner_window_seconds;
   tracking::MachineDetector detector(clock, detector_settings);
@@ -341,7 +374,8 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
         [&](const store::Database& db) { return analytics::store_rfm_boundaries(db, *boundaries); });
     if (!stored) spdlog::error("analytics: cannot store RFM boundaries: {}", stored.error());
   };
-  refresh_rfm();
+  if (auto s = node.start(); !s) return fail("node: " + s.error());
+  if (node.leader()) refresh_rfm();
   auto rfm_refreshed = std::chrono::steady_clock::now();
 
   if (auto s = scheduler.reload(); !s) return std::unexpected(s.error());
@@ -368,7 +402,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   RunSummary summary;
   summary.file_errors = static_cast<int>(catalog.errors().size());
   while (!stop_requested()) {
-    if (std::chrono::steady_clock::now() - rfm_refreshed > std::chrono::minutes(15)) {
+    if (std::chrono::steady_clock::now() - rfm_refreshed > std::chrono::minutes(15) && node.leader()) {
       refresh_rfm();
       rfm_refreshed = std::chrono::steady_clock::now();
     }
@@ -381,6 +415,11 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     if (reload) {
       if (auto s = scheduler.reload(); !s) spdlog::error("reload failed: {}", s.error());
       engine.poke();
+    }
+    // Only the leader starts campaigns and runs timers; the others send what is queued.
+    if (!node.leader()) {
+      if (http) http->set_public_handler_limit(engine.idle() ? 0 : 2);
+      continue;
     }
     auto ticked = scheduler.tick();
     if (!ticked) {
@@ -413,6 +452,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     spdlog::info("stopping: draining in-flight sends");
   }
   engine.drain();
+  node.stop();
   if (http) http->stop();
   // The writer runs jobs in order: once this no-op is done, every recorded outcome is committed.
   (void)(*store)->writer().run([](const store::Database&) -> Status { return {}; });

@@ -188,8 +188,13 @@ Config load(const std::string& path) {
       for (const auto& s : v) {
         auto sk = s.first.as<std::string>();
         if (sk == "url") cfg.store_url = scalar(s.second, path, sk);
+        else if (sk == "heartbeat") cfg.node_heartbeat_seconds = duration(s.second, path, sk);
+        else if (sk == "lease") cfg.node_lease_seconds = duration(s.second, path, sk);
         else throw ConfigError(PlacedError{place_of(s.first, path), "unknown store key '" + sk + "'"});
       }
+      if (cfg.node_heartbeat_seconds < 1 || cfg.node_lease_seconds < 3 * cfg.node_heartbeat_seconds)
+        throw ConfigError(PlacedError{place_of(v, path), "store: heartbeat must be at least 1s and lease at least "
+                                                          "three heartbeats"});
     } else if (key == "dkim") {
       if (!v.IsSequence()) throw ConfigError(PlacedError{place_of(v, path), "dkim must be a list"});
       for (const auto& d : v) {

@@ -69,6 +69,10 @@ struct Config {
   // By destination domain or provider key ("gmail.com" covers googlemail.com); "*" = default.
   std::map<std::string, DomainLimit> domains{{"*", DomainLimit{{}, 20}}};
   ThrottlingConfig throttling;
+  // Several nodes on one PostgreSQL: how often a node reports and renews its leases, and how
+  // long a claimed send stays another node's before it is queued again.
+  std::int64_t node_heartbeat_seconds = 10;
+  std::int64_t node_lease_seconds = 60;
   std::string store_url;           // sqlite://PATH (default sqlite://<data_dir>/campaignd.db) or postgresql://…
   std::vector<DkimKey> dkim;
   std::string token_key_env = "CAMPAIGND_SECRET";

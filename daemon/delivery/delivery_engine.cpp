@@ -421,7 +421,9 @@ void DeliveryEngine::dispatch_loop() {
     }
     std::vector<store::ClaimedSend> claimed;
     auto s = store_.writer().run([&](const store::Database& db) -> Status {
-      auto r = store::SendRepository(db).claim_due(clock_.now(), static_cast<int>(std::max<size_t>(1, want)));
+      util::UnixTime now = clock_.now();
+      auto r = store::SendRepository(db).claim_due(now, static_cast<int>(std::max<size_t>(1, want)),
+                                                   {settings_.node_id, now + settings_.lease_seconds});
       if (!r) return std::unexpected(r.error());
       claimed = std::move(*r);
       return {};

@@ -64,6 +64,10 @@ struct DeliverySettings {
   // Per destination (domain or provider key); "*" holds the default for every other one.
   std::map<std::string, FlowLimits> destinations;
   ThrottleSettings throttle;
+  // Several nodes on PostgreSQL: who this node is and how long its claims hold if it goes silent
+  // (app/cluster_node.hpp renews them every heartbeat).
+  std::string node_id;
+  std::int64_t lease_seconds = 60;
 };
 
 struct DeliveryStats {

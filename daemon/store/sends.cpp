@@ -1,5 +1,7 @@
 #include "daemon/store/sends.hpp"
 
+#include "daemon/store/pg/pg_send_leases.hpp"
+
 #include <algorithm>
 #include <tuple>
 
@@ -52,7 +54,10 @@ Status SendRepository::enqueue_one(std::int64_t campaign_id, std::int64_t contac
   return (*stmt)->bind(1, campaign_id).bind(2, contact_id).bind(3, now).run();
 }
 
-Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, int limit) {
+Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, int limit, const Lease& lease) {
+  if (auto* postgresql = db_.postgresql_connection())
+    return pg::claim_due_leased(*postgresql, lease.owner.empty() ? "campaignd" : lease.owner, now,
+                                lease.until > now ? lease.until : now + 60, limit);
   auto stmt = db_.cached(
       "UPDATE sends SET state = 'sending', updated_at = ?1 WHERE id IN ("
       "  SELECT id FROM sends WHERE state = 'queued' AND next_attempt_at <= ?1 "

@@ -33,6 +33,15 @@ struct SendRef {
   std::optional<std::string> message_id;
 };
 
+// Who claims sends, and until when the claim holds if that node goes silent. On PostgreSQL
+// several nodes claim from one queue: each send goes to one node (FOR UPDATE SKIP LOCKED), and
+// a node's sends go back to the queue once its lease runs out (pg/pg_send_leases.hpp). On
+// SQLite there is one node and the lease is not recorded.
+struct SendLease {
+  std::string owner;
+  util::UnixTime until = 0;
+};
+
 class SendRepository {
  public:
   explicit SendRepository(const Database& db) : db_(db) {}
@@ -45,8 +54,9 @@ class SendRepository {
                                         const std::optional<std::string>& topic = std::nullopt);
   // Queues one send (a confirmation mail); an existing row for the pair is queued again.
   Status enqueue_one(std::int64_t campaign_id, std::int64_t contact_id, util::UnixTime now);
+  using Lease = SendLease;
   // Marks up to `limit` due queued sends as sending and returns them, oldest first.
-  Result<std::vector<ClaimedSend>> claim_due(util::UnixTime now, int limit);
+  Result<std::vector<ClaimedSend>> claim_due(util::UnixTime now, int limit, const Lease& lease = {});
   // After a crash, what was in flight is queued again (it may go twice; nothing is lost).
   Result<int> requeue_in_flight();
 

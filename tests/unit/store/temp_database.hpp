@@ -80,7 +80,7 @@ inline store::Database open_migrated(const std::string& path) {
 }
 
 // The first column of the first row of `sql`, as text ("" for no row or NULL).
-inline std::string query_text(const store::Database& db, const std::string& sql) {
+inline std::string query_text(const store::Database& db, std::string_view sql) {
   auto stmt = db.prepare(sql);
   REQUIRE_MESSAGE(stmt, (stmt ? "" : stmt.error()));
   auto row = stmt->step();
@@ -88,7 +88,7 @@ inline std::string query_text(const store::Database& db, const std::string& sql)
   return *row ? stmt->column_text(0) : std::string();
 }
 
-inline long long query_int(const store::Database& db, const std::string& sql) {
+inline long long query_int(const store::Database& db, std::string_view sql) {
   std::string text = query_text(db, sql);
   return text.empty() ? 0 : std::stoll(text);
 }

@@ -242,12 +242,12 @@ TEST_CASE("sends: sent, retry, failed and skipped record what happened") {
   auto row = [&](std::int64_t id, const std::string& cols) {
     return testing::query_text(f.db, "SELECT " + cols + " FROM sends WHERE id = " + std::to_string(id));
   };
-  CHECK(row(s1, "state || '|' || attempts || '|' || last_code || '|' || IFNULL(last_error, 'null')") == "sent|1|250|null");
+  CHECK(row(s1, "state || '|' || attempts || '|' || last_code || '|' || COALESCE(last_error, 'null')") == "sent|1|250|null");
   CHECK(row(s2, "state || '|' || attempts || '|' || next_attempt_at || '|' || last_code || '|' || last_error") ==
         "queued|1|2300|451|try later");
   CHECK(row(s3, "state || '|' || attempts || '|' || last_code || '|' || last_error") == "failed|1|550|5.1.1 no such user");
   CHECK(row(s4, "state || '|' || attempts || '|' || last_error") == "skipped|0|contact is unsubscribed");
-  CHECK(row(s2, "IFNULL(sent_at, 'null')") == "null");
+  CHECK(row(s2, "COALESCE(CAST(sent_at AS TEXT), 'null')") == "null");
 
   // A retried send is claimed again once due, with its attempt counted.
   auto early = sends.claim_due(2299, 10);
@@ -305,7 +305,7 @@ TEST_CASE("sends: enqueue_one queues a confirmation again, but never one in flig
   REQUIRE(sends.mark_sent(id, "m1@acme.example", 250, 1001));
   REQUIRE(sends.enqueue_one(f.campaign, a, 1002));
   CHECK(testing::query_int(f.db, "SELECT COUNT(*) FROM sends") == 1);
-  CHECK(testing::query_text(f.db, "SELECT state || '|' || attempts || '|' || IFNULL(message_id, 'null') FROM sends") ==
+  CHECK(testing::query_text(f.db, "SELECT state || '|' || attempts || '|' || COALESCE(message_id, 'null') FROM sends") ==
         "queued|0|null");
   auto claimed = sends.claim_due(1003, 10);
   REQUIRE(claimed);

@@ -109,7 +109,8 @@ TEST_CASE("write queue: a failing job rolls back alone; the rest of its batch co
   CHECK(ok3.get());
   auto sql_status = sql_error.get();
   REQUIRE_FALSE(sql_status);
-  CHECK(sql_status.error().find("UNIQUE") != std::string::npos);
+  // SQLite: "UNIQUE constraint failed"; PostgreSQL: "duplicate key value violates unique constraint".
+  CHECK((sql_status.error().find("UNIQUE") != std::string::npos || sql_status.error().find("23505") != std::string::npos));
   auto threw_status = threw.get();
   REQUIRE_FALSE(threw_status);
   CHECK(threw_status.error().find("boom") != std::string::npos);
