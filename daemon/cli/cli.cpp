@@ -28,6 +28,7 @@ usage: campaignd COMMAND [options]   (every command takes --config FILE, default
   suppress add EMAIL [--reason TEXT] | remove EMAIL | list | import FILE.csv
   forget EMAIL                          erase a person's data, keep a hashed suppression
   export EMAIL                          print, as JSON, everything stored about a person
+  migrate-store --to postgresql://...   copy this store into an empty PostgreSQL database
   version                               print the version
 
 exit codes: 0 ok, 1 user error, 2 internal error
@@ -50,6 +51,7 @@ const std::map<std::string, Command>& commands() {
       {"suppress", {cmd_suppress, {"--config", "--reason"}, {}}},
       {"forget", {cmd_forget, {"--config"}, {}}},
       {"export", {cmd_export, {"--config"}, {}}},
+      {"migrate-store", {cmd_migrate_store, {"--config", "--to", "--from"}, {}}},
   };
   return table;
 }

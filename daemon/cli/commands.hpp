@@ -35,5 +35,6 @@ int cmd_status(const Args& args);
 int cmd_suppress(const Args& args);
 int cmd_forget(const Args& args);
 int cmd_export(const Args& args);
+int cmd_migrate_store(const Args& args);
 
 }  // namespace campaignd::cli
