@@ -114,7 +114,12 @@ Status ClusterNode::beat() {
       if (*expired > 0)
         spdlog::warn("node {}: {} sends of a node that stopped answering go back to the queue", id_, *expired);
     }
-    return store::NodeRepository(db).heartbeat({id_, started_at_, now, load.sent, load.send_rate, leads});
+    store::NodeRepository nodes(db);
+    if (auto s = nodes.heartbeat({id_, started_at_, now, load.sent, load.send_rate, leads}); !s) return s;
+    auto live = nodes.heard_since(now - 2 * settings_.lease_seconds);
+    if (!live) return std::unexpected(live.error());
+    live_nodes_ = std::max<int>(1, static_cast<int>(live->size()));
+    return {};
   });
 }
 

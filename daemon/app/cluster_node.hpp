@@ -54,6 +54,8 @@ class ClusterNode {
   bool leader() const { return leader_.load(); }
   const std::string& id() const { return id_; }
   const ClusterSettings& settings() const { return settings_; }
+  // Nodes heard from within two leases at the last heartbeat, this one included (at least 1).
+  int live_nodes() const { return live_nodes_.load(); }
   // The lease a claim made now takes.
   store::SendRepository::Lease lease() const { return {id_, clock_.now() + settings_.lease_seconds}; }
 
@@ -70,6 +72,7 @@ class ClusterNode {
   std::string id_;
   util::UnixTime started_at_ = 0;
   std::atomic<bool> leader_{false};
+  std::atomic<int> live_nodes_{1};
   std::unique_ptr<store::Database> lock_db_;  // PostgreSQL only
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -416,6 +416,8 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
       if (auto s = scheduler.reload(); !s) spdlog::error("reload failed: {}", s.error());
       engine.poke();
     }
+    // Rates are for all nodes together: each sends its part.
+    engine.set_rate_share(1.0 / node.live_nodes());
     // Only the leader starts campaigns and runs timers; the others send what is queued.
     if (!node.leader()) {
       if (http) http->set_public_handler_limit(engine.idle() ? 0 : 2);

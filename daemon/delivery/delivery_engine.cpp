@@ -287,7 +287,9 @@ DeliveryEngine::Destination& DeliveryEngine::destination_locked(const std::strin
   FlowLimits limits;
   if (auto l = settings_.destinations.find(name); l != settings_.destinations.end()) limits = l->second;
   else if (auto d = settings_.destinations.find("*"); d != settings_.destinations.end()) limits = d->second;
-  return destinations_.emplace(name, Destination{FlowGate(limits, settings_.throttle, now_ms), {}}).first->second;
+  auto& created = destinations_.emplace(name, Destination{FlowGate(limits, settings_.throttle, now_ms), {}}).first->second;
+  created.gate.set_share(rate_share_);
+  return created;
 }
 
 DeliveryEngine::Routing DeliveryEngine::route_locked(const Pending& p, std::int64_t now_ms, util::UnixTime wall) {
@@ -753,6 +755,14 @@ std::optional<DeliveryEngine::WriteJob> DeliveryEngine::settle(Pending& item, co
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+void DeliveryEngine::set_rate_share(double share) {
+  std::lock_guard lock(mutex_);
+  if (share == rate_share_) return;
+  rate_share_ = share;
+  for (auto& r : relays_) r->gate.set_share(share);
+  for (auto& [name, d] : destinations_) d.gate.set_share(share);
 }
 
 void DeliveryEngine::store_failed(const std::string& what, const std::string& error) {

@@ -101,6 +101,8 @@ class DeliveryEngine {
   void drain();
   // Wakes the dispatcher (new campaign started, file reloaded).
   void poke();
+  // Several nodes: this node's part (1 / live nodes) of every relay's and destination's rate.
+  void set_rate_share(double share);
   // True when nothing is claimed, queued in memory, or being sent.
   bool idle() const;
   DeliveryStats stats() const;
@@ -191,6 +193,7 @@ class DeliveryEngine {
   std::condition_variable dispatcher_wake_;
   std::vector<std::unique_ptr<Relay>> relays_;
   std::map<std::string, Destination> destinations_;
+  double rate_share_ = 1.0;  // guarded by mutex_
   std::string cursor_;  // the destination served last: round-robin from the next one
   size_t queued_ = 0;   // Pending in all destination queues
   int busy_workers_ = 0;

@@ -16,7 +16,7 @@ constexpr std::int64_t kSlotPollMs = 20;
 FlowGate::FlowGate(FlowLimits limits, ThrottleSettings throttle, std::int64_t now_ms)
     : limits_(limits), throttle_(throttle), refilled_at_(now_ms), last_change_(now_ms) {}
 
-double FlowGate::effective_rate() const { return limits_.rate > 0 ? limits_.rate * factor_ : 0; }
+double FlowGate::effective_rate() const { return limits_.rate > 0 ? limits_.rate * factor_ * share_ : 0; }
 
 int FlowGate::effective_concurrency() const {
   if (limits_.concurrency > 0) return std::max(1, static_cast<int>(std::floor(limits_.concurrency * factor_)));

@@ -51,6 +51,11 @@ class FlowGate {
   // A slot taken but never used (the message went elsewhere): no count, the token comes back.
   void cancel();
 
+  // This node's part of the configured rate when several nodes send through the same relay or to
+  // the same destination (1 / live nodes), so the limit holds for all of them together.
+  // Concurrency stays per node: each node opens its own sessions.
+  void set_share(double share) { share_ = share > 0 && share <= 1 ? share : 1.0; }
+
   // When the gate opens again after a throttle (now_ms when it is open).
   std::int64_t paused_until() const { return paused_until_; }
   bool paused(std::int64_t now_ms) const { return now_ms < paused_until_; }
@@ -64,6 +69,7 @@ class FlowGate {
   FlowLimits limits_;
   ThrottleSettings throttle_;
   double factor_ = 1.0;
+  double share_ = 1.0;
   double tokens_ = 1.0;
   std::int64_t refilled_at_;
   std::int64_t paused_until_ = 0;

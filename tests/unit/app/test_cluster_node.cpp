@@ -79,6 +79,7 @@ TEST_CASE("cluster node: one leader among several; another takes the lead when i
   CHECK(a.leader());
   CHECK_FALSE(b.leader());
   CHECK(nodes_seen(*a_store).size() == 2);
+  CHECK(b.live_nodes() == 2);
   a.stop();
   CHECK(eventually([&] { return b.leader(); }));
 }

@@ -43,6 +43,20 @@ TEST_CASE("flow gate: a rate paces admissions with a one-second burst") {
   CHECK(admitted == 10);
 }
 
+TEST_CASE("flow gate: with a share of the rate (several nodes) it paces to that share") {
+  FlowGate gate({4, 10}, throttle(), 0);
+  gate.set_share(0.5);  // two nodes: 5/s each, 10/s together
+  CHECK(gate.snapshot(0).effective_rate == doctest::Approx(5.0));
+  CHECK(gate.snapshot(0).effective_concurrency == 4);  // sessions stay per node
+  CHECK_FALSE(gate.admit(0));
+  auto next = gate.admit(0);
+  REQUIRE(next);
+  CHECK(*next == 200);
+  gate.cancel();
+  gate.set_share(0);  // nonsense: the whole rate
+  CHECK(gate.snapshot(0).effective_rate == doctest::Approx(10.0));
+}
+
 TEST_CASE("flow gate: a throttle halves the flow and pauses it; recovery is gradual") {
   FlowGate gate({8, 100}, throttle(), 0);
   REQUIRE_FALSE(gate.admit(0));
