@@ -22,6 +22,21 @@ ROOT = os.environ.get("CAMPAIGND_SOURCE_DIR") or os.path.abspath(os.path.join(os
 BIN = os.path.abspath(os.environ.get("CAMPAIGND_BIN") or os.path.join(ROOT, "build", "campaignd"))
 SMTP_SERVER = os.path.join(ROOT, "tests", "support", "smtp_server.py")
 ADMIN_TOKEN = "test-admin-token"
+# CAMPAIGND_TEST_STORE=postgresql (with CAMPAIGND_TEST_PG_URL, as scripts/pg-test-cluster.sh sets
+# it): each Workdir's daemon uses a fresh PostgreSQL schema instead of an SQLite file.
+PG_URL = os.environ.get("CAMPAIGND_TEST_PG_URL", "") if os.environ.get("CAMPAIGND_TEST_STORE") == "postgresql" else ""
+_schemas = 0
+
+
+def psql(url, sql):
+    """Rows of `sql` on the PostgreSQL database at `url`, each a list of text fields."""
+    out = subprocess.run(["psql", "-X", "-A", "-t", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                         check=True, capture_output=True, text=True, timeout=60).stdout
+    return [line.split("\x1f") for line in out.splitlines() if line]
+
+
+def with_schema(url, schema):
+    return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
 
 
 def free_port():
@@ -123,7 +138,15 @@ class Workdir:
     from acme.example is DKIM-signed with a fresh RSA and Ed25519 key (self.dkim_records)."""
 
     def __init__(self, transport_url=None, extra_config=""):
+        global _schemas
         self.path = tempfile.mkdtemp(prefix="campaignd-it-")
+        self.store_url = ""
+        if PG_URL:
+            _schemas += 1
+            self.schema = f"it_{os.getpid()}_{_schemas}"
+            psql(PG_URL, f"CREATE SCHEMA {self.schema}")
+            self.store_url = with_schema(PG_URL, self.schema)
+            extra_config = f'store: {{ url: "{self.store_url}" }}\n' + extra_config
         rsa, ed, self.dkim_records = make_dkim_keys(os.path.join(self.path, "keys"))
         self.campaigns = os.path.join(self.path, "campaigns")
         os.makedirs(self.campaigns)
@@ -262,11 +285,27 @@ dkim:
         with open(os.path.join(self.path, "daemon.log"), "rb") as f:
             return f.read().decode(errors="replace")
 
+    def query(self, sql):
+        """Rows of `sql` on this daemon's store (SQLite file or PostgreSQL schema), as text."""
+        if self.store_url:
+            return psql(self.store_url, sql)
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.path, "var", "campaignd.db"))
+        try:
+            return [["" if v is None else str(v) for v in row] for row in db.execute(sql).fetchall()]
+        finally:
+            db.close()
+
     def cleanup(self):
         if self.daemon is not None and self.daemon.poll() is None:
             self.daemon.kill()
             self.daemon.wait()
         self.log.close()
+        if self.store_url:
+            try:
+                psql(PG_URL, f"DROP SCHEMA {self.schema} CASCADE")
+            except subprocess.CalledProcessError:
+                pass
         if os.environ.get("KEEP_WORKDIR"):
             print("work folder kept:", self.path)
         else:

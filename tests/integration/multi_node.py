@@ -31,9 +31,7 @@ CAMPAIGN = 'name: big\nfrom: "Acme <news@acme.example>"\nsubject: "Hi {{first_na
 
 
 def psql(sql):
-    out = subprocess.run(["psql", "-X", "-A", "-t", "-F", "|", "-d", PG_URL, "-c", sql], check=True,
-                         capture_output=True, text=True, timeout=60).stdout
-    return [line.split("|") for line in out.splitlines() if line]
+    return harness.psql(PG_URL, sql)
 
 
 @unittest.skipUnless(PG_URL, "CAMPAIGND_TEST_PG_URL is not set (scripts/pg-test-cluster.sh run …)")
@@ -42,7 +40,7 @@ class MultiNode(unittest.TestCase):
         started = time.monotonic()
         schema = f"multi_node_{os.getpid()}"
         psql(f"CREATE SCHEMA {schema}")
-        url = PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}"
+        url = harness.with_schema(PG_URL, schema)
         smtp = LeanSmtpServer(tempfile.mkdtemp(prefix="smtp-"))
         extra = f'store: {{ url: "{url}", heartbeat: 1s, lease: 4s }}\n'
         nodes = [harness.Workdir(transport_url=f"smtp://127.0.0.1:{smtp.port}", extra_config=extra) for _ in range(3)]
