@@ -15,24 +15,17 @@ namespace {
 
 // Runs `sql` with the campaign id bound to ?1 and calls `row` for each result row.
 template <typename RowFn>
-Status each_row(const store::Database& db, const std::string& sql, std::int64_t campaign_id, RowFn&& row) {
+Status each_row(const store::Database& db, std::string_view sql, std::int64_t campaign_id, RowFn&& row) {
   auto stmt = db.prepare(sql);
   if (!stmt) return std::unexpected(stmt.error());
   stmt->bind(1, campaign_id);
   return stmt->each(std::forward<RowFn>(row));
 }
 
-Result<bool> sends_have_variant(const store::Database& db) {
-  // Migration 5 adds sends.variant; the report works on databases before and after it.
-  auto stmt = db.prepare("SELECT 1 FROM pragma_table_info('sends') WHERE name = 'variant'");
-  if (!stmt) return std::unexpected(stmt.error());
-  auto row = stmt->step();
-  if (!row) return std::unexpected(row.error());
-  return *row;
-}
-
-// The link a click event went to (tracking_service stores it as data.url).
-std::string url_of(const std::string& alias) {
+// The link a click event went to (tracking_service stores it as data.url). PostgreSQL's data is
+// jsonb, always valid.
+std::string url_of(const store::Database& db, const std::string& alias) {
+  if (db.is_postgresql()) return "COALESCE(" + alias + ".data ->> 'url', '')";
   return "COALESCE(CASE WHEN json_valid(" + alias + ".data) THEN json_extract(" + alias + ".data, '$.url') END, '')";
 }
 
@@ -48,7 +41,7 @@ Result<std::vector<Slice>> slices(const store::Database& db, std::int64_t campai
                         });
   if (!sends) return std::unexpected(sends.error());
   auto events = each_row(db,
-                         "SELECT " + key_sql + ", e.kind, COUNT(DISTINCT e.contact_id), TOTAL(e.amount) FROM events e "
+                         "SELECT " + key_sql + ", e.kind, COUNT(DISTINCT e.contact_id), COALESCE(SUM(e.amount), 0) FROM events e "
                          "LEFT JOIN sends s ON s.id = e.send_id LEFT JOIN contacts c ON c.id = e.contact_id "
                          "WHERE e.campaign_id = ?1 AND e.machine = 0 AND e.kind <> 'sent' GROUP BY 1, 2",
                          campaign_id, [&](const store::Statement& r) {
@@ -83,7 +76,7 @@ void merge_tail(std::vector<Slice>& s, size_t keep) {
 Status read_links(const store::Database& db, CampaignReport& r) {
   std::map<std::string, LinkStats> by_url;
   auto clicks = each_row(db,
-                         "SELECT " + url_of("e") + ", COUNT(DISTINCT e.contact_id), COUNT(*) FROM events e "
+                         "SELECT " + url_of(db, "e") + ", COUNT(DISTINCT e.contact_id), COUNT(*) FROM events e "
                          "WHERE e.campaign_id = ?1 AND e.kind = 'clicked' AND e.machine = 0 GROUP BY 1",
                          r.campaign_id, [&](const store::Statement& row) {
                            LinkStats& l = by_url[row.column_text(0)];
@@ -95,9 +88,9 @@ Status read_links(const store::Database& db, CampaignReport& r) {
   // attributed it by); that click's link gets it.
   auto conversions = each_row(
       db,
-      "SELECT COALESCE((SELECT " + url_of("k") + " FROM events k WHERE k.send_id = v.send_id AND k.kind = 'clicked' "
+      "SELECT COALESCE((SELECT " + url_of(db, "k") + " FROM events k WHERE k.send_id = v.send_id AND k.kind = 'clicked' "
       "AND k.machine = 0 AND k.at <= v.at ORDER BY k.at DESC, k.id DESC LIMIT 1), ''), "
-      "COUNT(DISTINCT v.contact_id), TOTAL(v.amount) FROM events v "
+      "COUNT(DISTINCT v.contact_id), COALESCE(SUM(v.amount), 0) FROM events v "
       "WHERE v.campaign_id = ?1 AND v.kind = 'converted' AND v.machine = 0 GROUP BY 1",
       r.campaign_id, [&](const store::Statement& row) {
         LinkStats& l = by_url[row.column_text(0)];
@@ -120,8 +113,10 @@ Status read_links(const store::Database& db, CampaignReport& r) {
 
 Status read_acquisition(const store::Database& db, CampaignReport& r) {
   auto cost = each_row(db,
-                       "SELECT CASE WHEN json_valid(definition) THEN json_extract(definition, '$.cost') END "
-                       "FROM campaigns WHERE id = ?1",
+                       db.sql("SELECT CASE WHEN json_valid(definition) THEN json_extract(definition, '$.cost') END "
+                              "FROM campaigns WHERE id = ?1",
+                              "SELECT CASE WHEN jsonb_typeof(definition -> 'cost') = 'number' "
+                              "THEN (definition -> 'cost')::float8 END FROM campaigns WHERE id = ?1"),
                        r.campaign_id, [&](const store::Statement& row) {
                          auto v = row.column_value(0);
                          if (const auto* d = std::get_if<double>(&v)) r.cost = *d;
@@ -172,16 +167,13 @@ Result<CampaignReport> campaign_report(const store::Database& db, const std::str
   r.campaign_id = (*row)->id;
   r.overall = *funnel;
 
-  auto has_variant = sends_have_variant(db);
-  if (!has_variant) return std::unexpected(has_variant.error());
-  if (*has_variant) {
-    auto v = slices(db, r.campaign_id, "COALESCE(s.variant, '(none)')");
-    if (!v) return std::unexpected(v.error());
-    bool any = std::any_of(v->begin(), v->end(), [](const Slice& s) { return s.key != "(none)"; });
-    if (any) r.variants = std::move(*v);
-  }
+  auto v = slices(db, r.campaign_id, "COALESCE(s.variant, '(none)')");
+  if (!v) return std::unexpected(v.error());
+  bool any = std::any_of(v->begin(), v->end(), [](const Slice& s) { return s.key != "(none)"; });
+  if (any) r.variants = std::move(*v);
   auto d = slices(db, r.campaign_id,
-                  "CASE WHEN c.id IS NULL THEN '(forgotten)' ELSE substr(c.email, instr(c.email, '@') + 1) END");
+                  std::string("CASE WHEN c.id IS NULL THEN '(forgotten)' ELSE substr(c.email, ") +
+                      std::string(db.sql("instr", "strpos")) + "(c.email, '@') + 1) END");
   if (!d) return std::unexpected(d.error());
   r.domains = std::move(*d);
   merge_tail(r.domains, kMaxDomains);

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/store/database.hpp"
 #include "daemon/util/clock.hpp"
 
 namespace campaignd::analytics {
@@ -35,10 +36,14 @@ inline double decayed_engagement(double stored, util::UnixTime stored_at, util::
 }
 
 // SQL for the same reading, over the columns `engagement` and `engagement_at` of alias `s` and a
-// bound `now` (the `?` the caller binds). NULL engagement_at reads as 0.
-inline std::string decayed_engagement_sql() {
-  return "COALESCE(s.engagement * pow(2.0, MIN(0, s.engagement_at - ?) / " +
-         std::to_string(kEngagementHalfLifeSeconds) + ".0), 0.0)";
+// bound `now` (the one `?` the caller binds). NULL engagement_at reads as 0.
+inline std::string decayed_engagement_sql(store::Dialect dialect = store::Dialect::sqlite) {
+  const std::string half_life = std::to_string(kEngagementHalfLifeSeconds) + ".0";
+  if (dialect == store::Dialect::postgresql)
+    // LEAST skips a NULL where SQLite's MIN returns it: the CASE keeps a NULL time NULL.
+    return "COALESCE(s.engagement * power(2.0::float8, CASE WHEN s.engagement_at IS NOT NULL THEN "
+           "LEAST(0, s.engagement_at - ?) END / " + half_life + "::float8), 0.0)";
+  return "COALESCE(s.engagement * pow(2.0, MIN(0, s.engagement_at - ?) / " + half_life + "), 0.0)";
 }
 
 }  // namespace campaignd::analytics

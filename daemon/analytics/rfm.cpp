@@ -72,8 +72,11 @@ Result<std::optional<RfmBoundaries>> compute_rfm_boundaries(const store::Databas
 Status store_rfm_boundaries(const store::Database& writer_db, const std::optional<RfmBoundaries>& b) {
   if (!b) return writer_db.exec("DELETE FROM rfm_boundaries");
   auto stmt = writer_db.prepare(
-      "INSERT OR REPLACE INTO rfm_boundaries (id, r1, r2, r3, r4, f1, f2, f3, f4, m1, m2, m3, m4, population, "
-      "computed_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO rfm_boundaries (id, r1, r2, r3, r4, f1, f2, f3, f4, m1, m2, m3, m4, population, computed_at) "
+      "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET r1 = excluded.r1, "
+      "r2 = excluded.r2, r3 = excluded.r3, r4 = excluded.r4, f1 = excluded.f1, f2 = excluded.f2, f3 = excluded.f3, "
+      "f4 = excluded.f4, m1 = excluded.m1, m2 = excluded.m2, m3 = excluded.m3, m4 = excluded.m4, "
+      "population = excluded.population, computed_at = excluded.computed_at");
   if (!stmt) return std::unexpected(stmt.error());
   int i = 1;
   for (const auto* cuts : {&b->recency, &b->frequency, &b->monetary})

@@ -12,16 +12,15 @@ Result<std::vector<HourlyPoint>> hourly_series(const store::Database& db, std::i
   // campaign_hourly is kept by triggers on events (migration 4), human events only, one row per
   // hour and kind: a page load reads a few dozen rows, not every event of the campaign.
   auto stmt = db.cached(
-      "SELECT hour, TOTAL(CASE WHEN kind = 'opened' THEN events END), "
-      "       TOTAL(CASE WHEN kind = 'clicked' THEN events END) "
+      "SELECT hour, COALESCE(SUM(CASE WHEN kind = 'opened' THEN events END), 0), "
+      "       COALESCE(SUM(CASE WHEN kind = 'clicked' THEN events END), 0) "
       "FROM campaign_hourly WHERE campaign_id = ?1 AND kind IN ('opened', 'clicked') "
       "GROUP BY hour ORDER BY hour");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, campaign_id);
   std::vector<HourlyPoint> out;
   auto r = (*stmt)->each([&](const store::Statement& row) {
-    out.push_back({row.column_int(0), static_cast<std::int64_t>(row.column_double(1)),
-                   static_cast<std::int64_t>(row.column_double(2))});
+    out.push_back({row.column_int(0), row.column_int(1), row.column_int(2)});
   });
   if (!r) return std::unexpected(r.error());
   return out;

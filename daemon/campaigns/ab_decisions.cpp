@@ -9,8 +9,8 @@ Status record_ab_start(const store::Database& db, std::int64_t campaign_id, cons
                        std::int64_t test_size, util::UnixTime started_at) {
   // A campaign starts once; should it ever start again, the first test stands.
   auto stmt = db.cached(
-      "INSERT OR IGNORE INTO ab_decisions (campaign_id, state, metric, fraction, confidence, test_size, started_at, "
-      "decide_at) VALUES (?1, 'testing', ?2, ?3, ?4, ?5, ?6, ?7)");
+      "INSERT INTO ab_decisions (campaign_id, state, metric, fraction, confidence, test_size, started_at, "
+      "decide_at) VALUES (?1, 'testing', ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, campaign_id).bind(2, to_string(test.metric)).bind(3, test.fraction).bind(4, test.confidence);
   return (*stmt)->bind(5, test_size).bind(6, started_at).bind(7, started_at + test.wait_seconds).run();

@@ -158,7 +158,7 @@ Result<segments::CompiledSegment> Scheduler::resolve_segment(const Campaign& c) 
   std::vector<PlacedError> rule_errors;
   auto rules = segments::RuleBook::load(paths_.loader.rules_dir, rule_errors);
   if (!rules) return fail(rules.error());
-  auto segment = rules->resolve(c.segment, clock_.now(), c.segment_place);
+  auto segment = rules->resolve(c.segment, clock_.now(), c.segment_place, reader_.dialect());
   if (!segment) return fail(segment.error().to_string());
   return std::move(*segment);
 }

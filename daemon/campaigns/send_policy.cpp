@@ -20,7 +20,7 @@ PolicyFilter enqueue_filter(const Campaign& campaign, util::UnixTime now) {
     parts.push_back(
         "(SELECT COUNT(*) FROM sends s JOIN campaigns k ON k.id = s.campaign_id WHERE s.contact_id = c.id "
         "AND s.state = 'sent' AND s.sent_at >= ? AND k.name NOT LIKE '\\_%' ESCAPE '\\' "
-        "AND instr(k.name, '#') = 0) < ?");
+        "AND k.name NOT LIKE '%#%') < ?");
     f.params.push_back(now - cap->period_seconds);
     f.params.push_back(static_cast<std::int64_t>(cap->max));
   }

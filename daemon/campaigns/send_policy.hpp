@@ -31,11 +31,12 @@ namespace campaignd::campaigns {
 
 // A condition over contacts `c` (plain `?` parameters), to AND with the segment's.
 struct PolicyFilter {
-  std::string sql = "1";
+  std::string sql = "TRUE";
   std::vector<store::SqlValue> params;
 };
 
-// The enqueue-time filter for `campaign`'s sunset rule and frequency cap ("1" when it has neither).
+// The enqueue-time filter for `campaign`'s sunset rule and frequency cap ("TRUE" when it has neither).
+// The SQL is the same on SQLite and PostgreSQL.
 PolicyFilter enqueue_filter(const Campaign& campaign, util::UnixTime now);
 
 // The segment's condition and the policy filter together, as one condition over contacts `c`.

@@ -69,7 +69,7 @@ FieldDef stat_field(std::string_view name, ValueType type, std::string_view colu
 FieldDef engagement_score() {
   return {"engagement_score", ValueType::number, [](const CompileContext& ctx) {
             SqlFragment decayed;
-            decayed.sql(analytics::decayed_engagement_sql());
+            decayed.sql(analytics::decayed_engagement_sql(ctx.dialect));
             decayed.params.emplace_back(std::int64_t{ctx.now});
             SqlFragment f;
             f.sql("COALESCE(").append(from_stats(decayed)).sql(", 0.0)");
@@ -78,11 +78,12 @@ FieldDef engagement_score() {
 }
 
 // The quintile score (1-5) of contact_stats column `column` against rfm_boundaries columns
-// `prefix`1..4: 1 + the number of boundaries the value is above (analytics/rfm.hpp).
+// `prefix`1..4: 1 + the number of boundaries the value is above (analytics/rfm.hpp). CASE, not
+// a comparison's 0/1: PostgreSQL does not add booleans.
 std::string quintile_sql(std::string_view column, std::string_view prefix) {
   std::string out = "(1";
   for (char k : {'1', '2', '3', '4'})
-    out += " + (s." + std::string(column) + " > b." + std::string(prefix) + k + ")";
+    out += " + CASE WHEN s." + std::string(column) + " > b." + std::string(prefix) + k + " THEN 1 ELSE 0 END";
   return out + ")";
 }
 
@@ -164,7 +165,9 @@ const std::vector<FunctionDef>& function_table() {
        }},
       // An attribute whose name is not a plain identifier: attr("Signup Source") = "web".
       {"attr", {ArgType::text}, ValueType::any,
-       [](const CompileContext&, const std::vector<Arg>& args) { return attribute_value(args[0].text); }},
+       [](const CompileContext& ctx, const std::vector<Arg>& args) {
+         return attribute_value(args[0].text, ctx.dialect);
+       }},
       stat_within("opened_within", "last_open_at"),
       stat_within("clicked_within", "last_click_at"),
       stat_within("replied_within", "last_reply_at"),
@@ -200,7 +203,43 @@ const Def* find_in(const std::vector<Def>& table, std::string_view name) {
 const FieldDef* find_field(std::string_view name) { return find_in(field_table(), name); }
 const FunctionDef* find_function(std::string_view name) { return find_in(function_table(), name); }
 
-SqlFragment attribute_value(std::string_view name) {
+namespace {
+
+// PostgreSQL: attrs is jsonb. `->` with a text key reaches any name, quotes and backslashes
+// included; each use of the value binds the name once more (the markers are plain `?`s).
+SqlFragment postgresql_attribute(std::string_view name, AttrView view) {
+  // PostgreSQL text cannot hold a NUL and jsonb keys never do: such an attribute is never present.
+  if (name.find('\0') != std::string_view::npos) {
+    switch (view) {
+      case AttrView::json: return column("NULL::jsonb");
+      case AttrView::number: return column("NULL::numeric");
+      case AttrView::text:
+      case AttrView::shown: return column("NULL::text");
+    }
+  }
+  const std::string key(name);
+  SqlFragment f;
+  switch (view) {
+    case AttrView::json: return f.sql("(c.attrs -> ").bind(key).sql("::text)");
+    case AttrView::number:
+      return f.sql("CASE jsonb_typeof(c.attrs -> ").bind(key).sql("::text) WHEN 'number' THEN (c.attrs -> ")
+          .bind(key)
+          .sql("::text)::numeric WHEN 'boolean' THEN CASE WHEN (c.attrs -> ")
+          .bind(key)
+          .sql("::text)::boolean THEN 1 ELSE 0 END END");
+    case AttrView::text:
+      return f.sql("CASE WHEN jsonb_typeof(c.attrs -> ").bind(key).sql("::text) = 'string' THEN c.attrs ->> ")
+          .bind(key)
+          .sql("::text END");
+    case AttrView::shown: return f.sql("(c.attrs ->> ").bind(key).sql("::text)");
+  }
+  return f;
+}
+
+}  // namespace
+
+SqlFragment attribute_value(std::string_view name, store::Dialect dialect, AttrView view) {
+  if (dialect == store::Dialect::postgresql) return postgresql_attribute(name, view);
   // SQLite before 3.45 does not undo backslash escapes inside a quoted JSON path label, so a
   // name holding `"` or `\` (or a NUL, which ends the path) cannot be addressed by path at all:
   // look it up by key instead.

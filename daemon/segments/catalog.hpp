@@ -10,12 +10,14 @@
 #include <vector>
 
 #include "daemon/segments/sql_fragment.hpp"
+#include "daemon/store/database.hpp"
 #include "daemon/util/clock.hpp"
 
 namespace campaignd::segments {
 
 struct CompileContext {
   util::UnixTime now = 0;  // "within 30d" and "days since" count back from here
+  store::Dialect dialect = store::Dialect::sqlite;  // the engine the SQL is for
 };
 
 enum class ValueType {
@@ -54,8 +56,20 @@ struct FunctionDef {
 const FieldDef* find_field(std::string_view name);
 const FunctionDef* find_function(std::string_view name);
 
-// The value of attribute `name` from c.attrs, NULL when absent. The name is always bound,
-// never pasted into the SQL.
-SqlFragment attribute_value(std::string_view name);
+// How a condition reads an attribute. On SQLite every view is json_extract's value (an integer or
+// real for a JSON number, 1/0 for true/false, text for a string, JSON text for an array or
+// object); the compiler tells numbers from text with typeof(). PostgreSQL's jsonb needs the
+// reading chosen up front, with the same results as SQLite's:
+enum class AttrView {
+  json,    // the value itself (PostgreSQL: jsonb)
+  number,  // a JSON number as a number, true/false as 1/0; NULL for anything else
+  text,    // a JSON string as text; NULL for anything else
+  shown,   // the value written as text, for `contains`
+};
+
+// Attribute `name` of c.attrs in `view`, NULL when absent. The name is always bound, never pasted
+// into the SQL.
+SqlFragment attribute_value(std::string_view name, store::Dialect dialect = store::Dialect::sqlite,
+                            AttrView view = AttrView::json);
 
 }  // namespace campaignd::segments

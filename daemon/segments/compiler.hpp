@@ -36,8 +36,11 @@ struct CompiledSegment {
   std::vector<store::SqlValue> params;  // bound to where_sql's `?`s in order
 };
 
-// `now` anchors relative conditions (opened_within, recency_days, engagement_score).
-std::expected<CompiledSegment, SegmentError> compile_segment(std::string_view expression, util::UnixTime now);
-std::expected<CompiledSegment, SegmentError> compile_segment(const ast::Node& expression, util::UnixTime now);
+// `now` anchors relative conditions (opened_within, recency_days, engagement_score). `dialect` is
+// the engine the SQL will run on (the Database's dialect()); the meaning above is the same on both.
+std::expected<CompiledSegment, SegmentError> compile_segment(std::string_view expression, util::UnixTime now,
+                                                            store::Dialect dialect = store::Dialect::sqlite);
+std::expected<CompiledSegment, SegmentError> compile_segment(const ast::Node& expression, util::UnixTime now,
+                                                            store::Dialect dialect = store::Dialect::sqlite);
 
 }  // namespace campaignd::segments

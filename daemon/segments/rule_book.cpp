@@ -172,15 +172,17 @@ const Rule* RuleBook::find(std::string_view name) const {
 }
 
 std::expected<CompiledSegment, PlacedError> RuleBook::resolve(std::string_view segment, util::UnixTime now,
-                                                              const SourcePlace& where_written) const {
+                                                              const SourcePlace& where_written,
+                                                              store::Dialect dialect) const {
   const std::string_view word = util::trim(segment);
   const int word_col = static_cast<int>(word.data() - segment.data()) + 1;
   if (word.empty())
     return std::unexpected(at(where_written, 1, "empty segment: write a rule name, 'all' or an expression"));
-  if (util::iequals(word, "all")) return CompiledSegment{"1", {}};
+  if (util::iequals(word, "all"))
+    return CompiledSegment{dialect == store::Dialect::postgresql ? "TRUE" : "1", {}};
 
   if (const Rule* rule = find(word)) {
-    auto compiled = compile_segment(rule->expression, now);
+    auto compiled = compile_segment(rule->expression, now, dialect);
     if (!compiled) return std::unexpected(at(rule->place, compiled.error().col, compiled.error().message));
     return std::move(*compiled);
   }
@@ -196,7 +198,7 @@ std::expected<CompiledSegment, PlacedError> RuleBook::resolve(std::string_view s
                                   " (to test an attribute, write '" + std::string(word) + " = true')"));
   }
 
-  auto compiled = compile_segment(segment, now);
+  auto compiled = compile_segment(segment, now, dialect);
   if (!compiled) return std::unexpected(at(where_written, compiled.error().col, compiled.error().message));
   return std::move(*compiled);
 }

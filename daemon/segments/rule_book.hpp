@@ -38,11 +38,13 @@ class RuleBook {
   static Result<RuleBook> load(const std::string& rules_dir, std::vector<PlacedError>& errors);
 
   // What a campaign's `segment:` says, `where_written` being the place of its first character:
-  // `all` is everyone ("1"), a rule name is that rule, anything else an inline expression. A lone
-  // word that is neither a rule nor a built-in field is an error (most likely a misspelt rule
-  // name), as is the name of a rule file that failed to load.
+  // `all` is everyone ("1"; "TRUE" on PostgreSQL), a rule name is that rule, anything else an
+  // inline expression. A lone word that is neither a rule nor a built-in field is an error (most
+  // likely a misspelt rule name), as is the name of a rule file that failed to load. The SQL is
+  // for `dialect`, the engine it will run on.
   std::expected<CompiledSegment, PlacedError> resolve(std::string_view segment, util::UnixTime now,
-                                                      const SourcePlace& where_written) const;
+                                                      const SourcePlace& where_written,
+                                                      store::Dialect dialect = store::Dialect::sqlite) const;
 
   const Rule* find(std::string_view name) const;
   const std::map<std::string, Rule, std::less<>>& rules() const { return rules_; }

@@ -74,11 +74,12 @@ class Db {
   // True when the row went in (false: its key was known).
   bool event(const EventSpec& e) {
     auto stmt = db.prepare(
-        "INSERT OR IGNORE INTO events (kind, contact_id, campaign_id, send_id, at, amount, machine, provider_event_id, "
-        "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO events (kind, contact_id, campaign_id, send_id, at, amount, machine, provider_event_id, "
+        "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     REQUIRE(stmt);
     stmt->bind(1, std::string_view(e.kind)).bind(2, e.contact).bind(3, e.campaign).bind(4, e.send).bind(5, e.at);
     if (e.amount) stmt->bind(6, *e.amount);
+    else stmt->bind(6, nullptr);  // PostgreSQL wants every parameter bound
     stmt->bind(7, e.machine).bind(8, e.key).bind(9, std::string_view(e.data));
     REQUIRE(stmt->run());
     return db.changes() > 0;

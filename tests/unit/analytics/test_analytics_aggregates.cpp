@@ -101,7 +101,7 @@ TEST_CASE("analytics: the engagement score is the decayed sum, whatever the orde
   REQUIRE(later);
   CHECK(later->engagement_score == doctest::Approx(expected / 2).epsilon(1e-9));
   // The SQL reading (what segments use) agrees with the C++ one.
-  auto stmt = d.db.prepare("SELECT " + decayed_engagement_sql() + " FROM contact_stats s WHERE s.contact_id = ?");
+  auto stmt = d.db.prepare("SELECT " + decayed_engagement_sql(d.db.dialect()) + " FROM contact_stats s WHERE s.contact_id = ?");
   REQUIRE(stmt);
   stmt->bind(1, kNow).bind(2, ann);
   REQUIRE(stmt->step().value_or(false));
@@ -164,7 +164,7 @@ TEST_CASE("analytics: campaign_counts says what a GROUP BY over events says, kep
   auto one = campaign_kind_counts(d.db, c1);
   REQUIRE(one);
   CHECK(one->at("converted").amount ==
-        doctest::Approx(d.real("SELECT TOTAL(amount) FROM events WHERE campaign_id = " + std::to_string(c1) +
+        doctest::Approx(d.real("SELECT COALESCE(SUM(amount), 0) FROM events WHERE campaign_id = " + std::to_string(c1) +
                                " AND kind = 'converted' AND machine = 0 AND contact_id IS NOT NULL")));
 
   // Hourly: events per hour and kind, and first-time contacts adding up to the distinct count.

@@ -38,8 +38,6 @@ struct Spring {
     dd = d.contact("d@y.org");
     e = d.contact("e@z.net");
     f = d.contact("f@x.com");
-    if (d.scalar("SELECT COUNT(*) FROM pragma_table_info('sends') WHERE name = 'variant'") == 0)
-      REQUIRE(d.db.exec("ALTER TABLE sends ADD COLUMN variant TEXT"));  // before migration 5 exists
     auto sa = send(a, "sent", "A"), sb = send(b, "sent", "A"), sc = send(c, "sent", "A");
     auto sd = send(dd, "sent", "B"), se = send(e, "sent", "B");
     send(f, "failed", nullptr);
@@ -71,6 +69,7 @@ struct Spring {
     auto stmt = d.db.prepare("UPDATE sends SET variant = ? WHERE id = ?");
     REQUIRE(stmt);
     if (variant) stmt->bind(1, variant);
+    else stmt->bind(1, nullptr);  // PostgreSQL wants every parameter bound
     REQUIRE(stmt->bind(2, id).run());
     return id;
   }
@@ -271,7 +270,9 @@ TEST_CASE("report: no cost, no variants, no responses") {
   REQUIRE(costed);
   CHECK(costed->cost == 12.5);
   CHECK_FALSE(costed->cost_per_response);
-  REQUIRE(d.db.exec("UPDATE campaigns SET definition = 'not json' WHERE name = 'quiet'"));
+  // PostgreSQL's definition is jsonb, always valid: JSON that is not an object stands in there.
+  REQUIRE(d.db.exec(std::string("UPDATE campaigns SET definition = ") + std::string(d.db.sql("'not json'", "'\"not json\"'")) +
+                    " WHERE name = 'quiet'"));
   auto broken = campaign_report(d.db, "quiet");
   REQUIRE(broken);
   CHECK_FALSE(broken->cost);

@@ -18,9 +18,10 @@ namespace {
 
 // The emails (local parts) a segment selects, in id order.
 std::vector<std::string> select(Db& d, const std::string& expression) {
-  auto compiled = segments::compile_segment(expression, kNow);
+  auto compiled = segments::compile_segment(expression, kNow, d.db.dialect());
   REQUIRE(compiled);
-  auto stmt = d.db.prepare("SELECT substr(c.email, 1, instr(c.email, '@') - 1) FROM contacts c WHERE " +
+  const std::string find = std::string(d.db.sql("instr", "strpos"));
+  auto stmt = d.db.prepare("SELECT substr(c.email, 1, " + find + "(c.email, '@') - 1) FROM contacts c WHERE " +
                            compiled->where_sql + " ORDER BY c.id");
   REQUIRE(stmt);
   stmt->bind_all(compiled->params);
@@ -145,7 +146,7 @@ TEST_CASE("rfm: refresh_rfm works inside a transaction (as a writer job runs it)
   Db d;
   auto id = d.contact("x@example.com");
   d.event({"purchase", id, {}, {}, kNow, 5.0});
-  REQUIRE(d.db.exec("BEGIN IMMEDIATE"));
+  REQUIRE(d.db.exec(d.db.begin_write_sql()));
   REQUIRE(refresh_rfm(d.db, kNow));
   REQUIRE(d.db.exec("COMMIT"));
   CHECK(select(d, "rfm_score = 111") == std::vector<std::string>{"x"});

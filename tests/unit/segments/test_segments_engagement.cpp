@@ -64,7 +64,7 @@ class World {
 
   // Contact ids the segment selects.
   std::vector<std::int64_t> select(const std::string& expression) {
-    auto compiled = segments::compile_segment(expression, kNow);
+    auto compiled = segments::compile_segment(expression, kNow, db_.dialect());
     REQUIRE(compiled);
     auto stmt = db_.prepare("SELECT c.id FROM contacts c WHERE " + compiled->where_sql + " ORDER BY c.id");
     REQUIRE(stmt);
@@ -96,7 +96,9 @@ class World {
     REQUIRE(stmt);
     stmt->bind(1, std::string_view(e.kind)).bind(2, contact).bind(3, e.at).bind(4, e.machine ? 1 : 0);
     if (e.kind == "purchase") stmt->bind(5, 10.0);
-    REQUIRE(stmt->run());
+    else stmt->bind(5, nullptr);  // PostgreSQL wants every parameter bound
+    auto ran = stmt->run();
+    REQUIRE_MESSAGE(ran, (ran ? "" : ran.error()));
   }
 
   store::Database db_;

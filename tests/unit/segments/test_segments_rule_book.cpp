@@ -198,6 +198,13 @@ TEST_CASE("rule book: resolve takes all, a rule name or an inline expression") {
   REQUIRE(direct);
   CHECK(canada->where_sql == direct->where_sql);
   CHECK(canada->params == direct->params);
+  // For PostgreSQL: its own SQL, and everyone is a boolean.
+  const auto pg = store::Dialect::postgresql;
+  CHECK(book->resolve("all", kNow, where, pg)->where_sql == "TRUE");
+  auto pg_canada = book->resolve("canada", kNow, where, pg);
+  REQUIRE(pg_canada);
+  CHECK(pg_canada->where_sql == compile_segment("country = \"CA\"", kNow, pg)->where_sql);
+  CHECK(pg_canada->where_sql != direct->where_sql);
 
   auto inline_ok = book->resolve("subscribed and canada_day = 1", kNow, where);
   REQUIRE(inline_ok);
