@@ -122,9 +122,13 @@ int run(const std::string& path, std::int64_t events, bool triggers, bool temp_s
   if (!db) throw std::runtime_error(db.error());
   check(store::migrate(*db));
   if (temp_store_memory) check(db->exec("PRAGMA temp_store = MEMORY"));
-  if (!triggers)
-    for (const char* t : {"analytics_engagement", "analytics_purchase", "analytics_campaign"})
-      check(db->exec(std::string("DROP TRIGGER ") + t));
+  if (!triggers) {
+    std::vector<std::string> names;
+    auto list = db->prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'analytics%'");
+    if (!list) throw std::runtime_error(list.error());
+    check(list->each([&](const store::Statement& row) { names.push_back(row.column_text(0)); }));
+    for (const auto& t : names) check(db->exec("DROP TRIGGER " + t));
+  }
   fill(*db, events);
   std::cout << "events " << events << "\n";
   if (!triggers) return 0;

@@ -19,10 +19,12 @@ std::string bare_message_id(std::string id) {
 }
 
 // Resolves which send / contact / campaign an event belongs to.
-Status resolve(const store::Database& db, const ResponseEvent& e, RecordOutcome& out) {
+Status resolve(const store::Database& db, const ResponseEvent& e, const store::SendRef* known, RecordOutcome& out) {
   store::SendRepository sends(db);
   std::optional<store::SendRef> send;
-  if (e.send_id) {
+  if (known) {
+    send = *known;
+  } else if (e.send_id) {
     auto found = sends.find(*e.send_id);
     if (!found) return std::unexpected(found.error());
     send = *found;
@@ -49,15 +51,17 @@ Status resolve(const store::Database& db, const ResponseEvent& e, RecordOutcome&
 // What an event changes besides itself.
 Status apply_consequences(const store::Database& db, const ResponseEvent& e, const RecordOutcome& o,
                           const RecorderSettings& settings, util::UnixTime now) {
-  std::optional<std::string> email;
   store::ContactRepository contacts(db);
-  if (o.contact_id) {
-    auto c = contacts.find_by_id(*o.contact_id);
-    if (!c) return std::unexpected(c.error());
-    if (*c) email = (*c)->email;
-  }
-  if (!email && e.recipient) email = util::normalize_address(*e.recipient);
+  // The address is read only when an event suppresses it: most events (opens, clicks,
+  // deliveries) never need it.
   auto suppress = [&](const char* status, const char* reason) -> Status {
+    std::optional<std::string> email;
+    if (o.contact_id) {
+      auto stored = contacts.email_of(*o.contact_id);
+      if (!stored) return std::unexpected(stored.error());
+      email = std::move(*stored);
+    }
+    if (!email && e.recipient) email = util::normalize_address(*e.recipient);
     if (email)
       if (auto s = store::SuppressionRepository(db).add(*email, reason, now); !s) return s;
     if (o.contact_id) return contacts.set_status(*o.contact_id, status, now);
@@ -94,22 +98,11 @@ Status apply_consequences(const store::Database& db, const ResponseEvent& e, con
 
 }  // namespace
 
-Result<RecordOutcome> EventRecorder::record_in(const store::Database& db, const ResponseEvent& e) {
+Result<RecordOutcome> EventRecorder::record_in(const store::Database& db, const ResponseEvent& e,
+                                               const store::SendRef* send) {
   RecordOutcome out;
   util::UnixTime now = clock_.now();
-  if (e.provider_event_id) {
-    auto seen = db.cached("SELECT 1 FROM events WHERE provider_event_id = ?");
-    if (!seen) return std::unexpected(seen.error());
-    (*seen)->bind(1, *e.provider_event_id);
-    auto row = (*seen)->step();
-    (*seen)->reset();
-    if (!row) return std::unexpected(row.error());
-    if (*row) {
-      out.duplicate = true;
-      return out;
-    }
-  }
-  if (auto s = resolve(db, e, out); !s) return std::unexpected(s.error());
+  if (auto s = resolve(db, e, send, out); !s) return std::unexpected(s.error());
   store::Event ev;
   ev.kind = e.kind;
   ev.contact_id = out.contact_id;
@@ -123,7 +116,15 @@ Result<RecordOutcome> EventRecorder::record_in(const store::Database& db, const 
   if (e.bounce_type) ev.data["bounce_type"] = *e.bounce_type;
   if (e.reason) ev.data["reason"] = *e.reason;
   if (!out.matched && e.recipient) ev.data["recipient"] = *e.recipient;
-  if (auto s = store::EventRepository(db).insert(ev); !s) return std::unexpected(s.error());
+  // The insert itself is the idempotency check (the provider event id is UNIQUE): one index
+  // probe instead of a lookup and then the insert's own.
+  auto added = store::EventRepository(db).insert_if_new(ev);
+  if (!added) return std::unexpected(added.error());
+  if (!*added && e.provider_event_id) {
+    RecordOutcome duplicate;
+    duplicate.duplicate = true;
+    return duplicate;
+  }
   if (auto s = apply_consequences(db, e, out, settings_, now); !s) return std::unexpected(s.error());
   return out;
 }

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/store/sends.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/util/clock.hpp"
 
@@ -55,8 +56,11 @@ class EventRecorder {
   // Several events in one transaction (one webhook post), all durable when it returns.
   Result<std::vector<RecordOutcome>> record_all(const std::vector<ResponseEvent>& events);
 
-  // The same, inside a transaction the caller already holds on the writer connection.
-  Result<RecordOutcome> record_in(const store::Database& db, const ResponseEvent& event);
+  // The same, inside a transaction the caller already holds on the writer connection. `send`:
+  // the event's send when the caller has just read it on `db` (it then wins over the event's
+  // send_id, message_id and recipient, and is not looked up again).
+  Result<RecordOutcome> record_in(const store::Database& db, const ResponseEvent& event,
+                                  const store::SendRef* send = nullptr);
 
  private:
   store::Store& store_;

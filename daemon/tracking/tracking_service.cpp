@@ -65,10 +65,10 @@ bool TrackingService::record(std::int64_t send_id, HitKind kind, const http::Htt
     if (kind == HitKind::click) e.data["url"] = url;
     e.data["user_agent"] = user_agent;
     if (verdict.machine) e.data["machine_reason"] = verdict.reason;
-    auto recorded = recorder_.record_in(db, e);
+    auto recorded = recorder_.record_in(db, e, &**send);
     if (!recorded) return std::unexpected(recorded.error());
     return {};
-  });
+  }, store::Batching::gather);
   if (!status) {
     spdlog::error("send {}: could not record the {}: {}", send_id, kind == HitKind::open ? "open" : "click",
                   status.error());

@@ -291,7 +291,7 @@ Result<WebhookService::Counts> WebhookService::record(const Provider& p, const s
         ++counts.accepted;
     }
     return {};
-  });
+  }, store::Batching::gather);
   if (!status) return std::unexpected(status.error());
   return counts;
 }

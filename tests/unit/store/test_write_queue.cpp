@@ -189,3 +189,41 @@ TEST_CASE("write queue: a failed background job is logged and does not disturb t
   CHECK(f.queue.run(insert(8)));
   CHECK(seqs(f.reader()) == std::vector<long long>{7, 8});
 }
+
+TEST_CASE("write queue: gathered jobs commit together, each durable when its future resolves") {
+  QueueFixture f;
+  // Alone: the writer waits at most kGatherWait for company, then commits it anyway.
+  CHECK(f.queue.run(insert(1), store::Batching::gather));
+  CHECK(testing::query_int(f.reader(), "SELECT COUNT(*) FROM t WHERE seq = 1") == 1);
+
+  // Many at once, with a failing one and immediate jobs among them: every outcome is its own.
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0}, refused{0};
+  for (int t = 0; t < 16; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        int seq = 1000 + t * 100 + i;
+        auto batching = i % 10 == 0 ? store::Batching::immediate : store::Batching::gather;
+        // Seq 1 is taken: that job fails on the UNIQUE constraint and rolls back alone.
+        Status s = f.queue.run(insert(t == 3 && i == 7 ? 1 : seq), batching);
+        (s ? ok : refused)++;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(ok == 16 * 50 - 1);
+  CHECK(refused == 1);
+  CHECK(testing::query_int(f.reader(), "SELECT COUNT(*) FROM t") == 16 * 50);
+}
+
+TEST_CASE("write queue: an immediate job is not held back by a gathering writer") {
+  QueueFixture f;
+  // A gathered job starts a wait (the queue holds less than a group); the immediate job that
+  // follows ends it, and both commit well within a generous bound.
+  auto gathered = f.queue.submit(insert(1), store::Batching::gather);
+  auto start = std::chrono::steady_clock::now();
+  CHECK(f.queue.run(insert(2)));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  REQUIRE(gathered.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK(gathered.get());
+  CHECK(seqs(f.reader()) == std::vector<long long>{1, 2});
+}
