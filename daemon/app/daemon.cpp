@@ -317,6 +317,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
                        cfg.throttling.recovery_seconds * 1000};
   settings.batch_size = cfg.batch_size;
   settings.max_attempts = cfg.max_attempts;
+  settings.unrecorded_per_session = cfg.unrecorded_per_session;
   settings.retry_base_seconds = cfg.retry_base_seconds;
   settings.retry_max_seconds = cfg.retry_max_seconds;
   settings.lease_seconds = cfg.node_lease_seconds;

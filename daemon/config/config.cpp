@@ -148,6 +148,7 @@ Config load(const std::string& path) {
     else if (key == "retry_base") cfg.retry_base_seconds = static_cast<int>(duration(v, path, key));
     else if (key == "retry_max") cfg.retry_max_seconds = static_cast<int>(duration(v, path, key));
     else if (key == "batch_size") cfg.batch_size = integer(v, path, key, 1, 100000);
+    else if (key == "unrecorded_per_session") cfg.unrecorded_per_session = integer(v, path, key, 1, 64);
     else if (key == "soft_bounce_limit") cfg.soft_bounce_limit = integer(v, path, key, 1, 1000);
     else if (key == "http") {
       expect_map(v, path, key);

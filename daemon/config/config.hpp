@@ -87,6 +87,7 @@ struct Config {
   int retry_base_seconds = 300;    // first backoff; doubles up to retry_max_seconds
   int retry_max_seconds = 4000;
   int batch_size = 500;            // sends claimed per scheduler round
+  int unrecorded_per_session = 1;  // sent messages per SMTP session whose outcome may be uncommitted
   int soft_bounce_limit = 3;       // soft bounces in a row before an address is suppressed
 
   // Absolute (or base_dir-relative) paths derived from the keys above.

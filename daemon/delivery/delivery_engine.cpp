@@ -115,7 +115,7 @@ void DeliveryEngine::poke() {
 
 bool DeliveryEngine::idle() const {
   std::lock_guard lock(mutex_);
-  return queued_ == 0 && busy_workers_ == 0 && !claiming_ && unrecorded_.empty();
+  return queued_ == 0 && busy_workers_ == 0 && recording_ == 0 && !claiming_ && unrecorded_.empty();
 }
 
 DeliveryStats DeliveryEngine::stats() const {
@@ -437,10 +437,27 @@ void DeliveryEngine::dispatch_loop() {
       continue;
     }
 
-    // Where each one goes: its destination and the relays its campaign may use.
+    // Where each one goes: its destination and the relays its campaign may use. The recipients
+    // are read together (one statement instead of one per send); a worker reads their status
+    // and suppression again just before sending.
     std::vector<Pending> ready;
     std::vector<store::ClaimedSend> orphaned;
-    store::ContactRepository contacts(*reader);
+    std::vector<store::Contact> recipients;
+    if (!claimed.empty()) {
+      std::vector<std::int64_t> ids;
+      ids.reserve(claimed.size());
+      for (const auto& c : claimed) ids.push_back(c.contact_id);
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      auto read = store::ContactRepository(*reader).find_many(ids);
+      if (read) {
+        recipients = std::move(*read);
+      } else {
+        // The workers read each one themselves.
+        spdlog::warn("delivery: cannot read the recipients of claimed sends: {}", read.error());
+      }
+    }
+    std::vector<std::shared_ptr<const store::Contact>> shared(recipients.size());
     for (auto& c : claimed) {
       auto campaign = catalog_.find(c.campaign_id);
       if (!campaign) {
@@ -448,8 +465,14 @@ void DeliveryEngine::dispatch_loop() {
         continue;
       }
       Pending p;
-      auto email = contacts.email_of(c.contact_id);
-      p.destination = email && *email ? destination_of(**email) : "";
+      auto found = std::lower_bound(recipients.begin(), recipients.end(), c.contact_id,
+                                    [](const store::Contact& r, std::int64_t id) { return r.id < id; });
+      if (found != recipients.end() && found->id == c.contact_id) {
+        auto& one = shared[static_cast<size_t>(found - recipients.begin())];
+        if (!one) one = std::make_shared<const store::Contact>(std::move(*found));
+        p.contact = one;
+        p.destination = destination_of(one->email);
+      }
       p.send = std::move(c);
       auto key = static_cast<const void*>(campaign.get());
       auto route = routes_.find(key);
@@ -513,12 +536,15 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
     spdlog::critical("delivery worker {}/{}: cannot open the database: {}", relay_name, index, reader.error());
     return;
   }
+  WorkerState worker;
+  worker.reader = &*reader;
   std::unique_ptr<transport::Session> session;
   while (true) {
     std::optional<Pending> item;
     std::vector<Release> releases;
     bool stop = false;
     bool wake_dispatcher = false;
+    bool settle_first = false;
     {
       std::unique_lock lock(mutex_);
       while (true) {
@@ -530,6 +556,11 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
         std::int64_t wake_ms = now_ms + 250;
         item = take_locked(relay, now_ms, wake_ms, releases);
         if (item || !releases.empty()) break;
+        // Nothing to render meanwhile: learn how the last outcome went before waiting for work.
+        if (!worker.recordings.empty()) {
+          settle_first = true;
+          break;
+        }
         ++waiting_workers_;
         work_ready_.wait_until(lock, std::chrono::steady_clock::time_point(
                                          std::chrono::milliseconds(std::max(wake_ms, now_ms + 1))));
@@ -541,7 +572,11 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
     if (!releases.empty()) write_releases(releases);
     // Only the dispatcher waits on room_ready_, and only for the buffer to fall below half.
     if (wake_dispatcher) room_ready_.notify_one();
-    if (stop) return;
+    if (stop || settle_first) {
+      finish_recording(worker);
+      if (stop) return;
+      continue;
+    }
     if (!item) continue;
     if (!session) {
       auto opened = relays_[relay]->spec.transport->open_session();
@@ -552,14 +587,26 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
                      opened.error());
       }
     }
-    auto done = deliver(*item, session.get(), *reader, index);
+    // Rendered while the previous outcome commits; sent only once it has.
+    Prepared prepared = prepare(*item, *reader);
+    bool recorded = finish_recording(worker, unrecorded_allowed());
     std::optional<WriteJob> write;
+    bool wake_workers = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (!recorded || !store_error_.empty() || stopping_) {
+        // Sending is paused (or we stop): this one waits in line, unsent.
+        put_back_locked(*item);
+        --busy_workers_;
+        continue;
+      }
+    }
+    auto done = deliver(*item, prepared, session.get(), worker, index);
     {
       std::lock_guard lock(mutex_);
       write = settle(*item, done);
     }
-    if (write) record(item->send, std::move(*write));
-    bool wake_workers = false;
+    if (write) record(item->send, std::move(*write), &worker);
     {
       std::lock_guard lock(mutex_);
       --busy_workers_;
@@ -572,10 +619,43 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
   }
 }
 
-DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, transport::Session* session,
-                                                  const store::Database& reader, int worker) {
+void DeliveryEngine::put_back_locked(Pending& item) {
+  (void)settle(item, {Verdict::returned, {}});
+  Destination& dest = destination_locked(item.destination, steady_ms());
+  dest.queue.push_front(std::move(item));
+  ++queued_;
+  work_ready_.notify_all();
+}
+
+DeliveryEngine::Prepared DeliveryEngine::prepare(const Pending& pending, const store::Database& reader) {
   const store::ClaimedSend& item = pending.send;
-  auto campaign = catalog_.find(item.campaign_id);
+  Prepared out;
+  out.campaign = catalog_.find(item.campaign_id);
+  if (!out.campaign) return out;
+  out.contact = pending.contact;
+  if (!out.contact) {
+    // Not read with its batch: read it now.
+    auto contact = store::ContactRepository(reader).find_by_id(item.contact_id);
+    if (!contact) {
+      out.read_error = contact.error();
+      return out;
+    }
+    if (!*contact) return out;
+    out.contact = std::make_shared<const store::Contact>(std::move(**contact));
+  }
+  nlohmann::json send_context;
+  if (item.context) {
+    send_context = nlohmann::json::parse(*item.context, nullptr, false);
+    if (send_context.is_discarded()) send_context = nlohmann::json();
+  }
+  out.message = composer_.compose(*out.campaign, item.variant, *out.contact, item.id, clock_.now(), send_context);
+  return out;
+}
+
+DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepared& prepared,
+                                                  transport::Session* session, WorkerState& worker, int index) {
+  const store::ClaimedSend& item = pending.send;
+  const auto& campaign = prepared.campaign;
   if (!campaign) {
     // The campaign's file is gone or invalid: the send waits until it is back.
     release({item}, clock_.now() + kPausedRetrySeconds);
@@ -585,9 +665,12 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, transp
   auto skip = [&](const std::string& reason) -> Delivered {
     ++skipped_;
     spdlog::info("campaign {} contact {}: skipped: {}", name, item.contact_id, reason);
-    record(item, [id = item.id, reason, now = clock_.now()](const store::Database& db) {
-      return store::SendRepository(db).mark_skipped(id, reason, now);
-    });
+    record(
+        item,
+        [id = item.id, reason, now = clock_.now()](const store::Database& db) {
+          return store::SendRepository(db).mark_skipped(id, reason, now);
+        },
+        &worker);
     return {Verdict::skipped, reason};
   };
   auto unreadable = [&](const std::string& what, const std::string& error) -> Delivered {
@@ -595,40 +678,43 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, transp
     release({item}, clock_.now() + kPausedRetrySeconds);
     return {Verdict::returned, {}};
   };
+  if (!prepared.read_error.empty()) return unreadable("contact", prepared.read_error);
 
-  // Checked now, not when the list was built: an unsubscribe during the campaign holds.
-  store::ContactRepository contacts(reader);
-  auto contact = contacts.find_by_id(item.contact_id);
-  if (!contact) return unreadable("contact", contact.error());
-  if (!*contact) return skip("contact no longer exists");
+  // Checked now, not when the list was built nor when the message was rendered: an unsubscribe
+  // during the campaign holds.
+  const store::Database& reader = *worker.reader;
+  auto now_mailable = store::ContactRepository(reader).mailability(item.contact_id, campaign->campaign.topic);
+  if (!now_mailable) return unreadable("contact", now_mailable.error());
+  if (!*now_mailable) return skip("contact no longer exists");
+  const auto& mailable = **now_mailable;
   // The confirmation mail of double opt-in goes to pending contacts, everything else to subscribed ones.
   const char* wanted = campaign->campaign.kind == campaigns::CampaignKind::confirmation ? "pending" : "subscribed";
-  if ((*contact)->status != wanted) return skip("contact is " + (*contact)->status);
-  auto suppressed = store::SuppressionRepository(reader).is_suppressed((*contact)->email);
-  if (!suppressed) return unreadable("suppressions", suppressed.error());
-  if (*suppressed) return skip("address is suppressed");
-  if (const auto& topic = campaign->campaign.topic) {
-    auto left = store::TopicRepository(reader).has_left(item.contact_id, *topic);
-    if (!left) return unreadable("topics", left.error());
-    if (*left) return skip("contact left topic " + *topic);
-  }
+  if (mailable.status != wanted) return skip("contact is " + mailable.status);
+  if (mailable.suppressed) return skip("address is suppressed");
+  if (mailable.left_topic) return skip("contact left topic " + *campaign->campaign.topic);
   // The frequency cap, again: other campaigns may have sent since this list was built.
   auto refusal = campaigns::send_time_refusal(reader, *campaign, item, clock_.now());
   if (!refusal) return unreadable("send policy", refusal.error());
   if (*refusal) return skip(**refusal);
-
-  nlohmann::json send_context;
-  if (item.context) {
-    send_context = nlohmann::json::parse(*item.context, nullptr, false);
-    if (send_context.is_discarded()) send_context = nlohmann::json();
+  if (!prepared.contact || prepared.contact->email != mailable.email) {
+    // Changed since it was read (or rendered for a contact read before it was replaced): again.
+    Pending fresh;
+    fresh.send = item;
+    prepared = prepare(fresh, reader);
+    if (!prepared.read_error.empty()) return unreadable("contact", prepared.read_error);
+    if (!prepared.contact) return skip("contact no longer exists");
   }
-  auto message = composer_.compose(*campaign, item.variant, **contact, item.id, clock_.now(), send_context);
+
+  auto& message = *prepared.message;
   if (!message) {
     ++failed_;
     spdlog::error("campaign {} contact {}: cannot render: {}", name, item.contact_id, message.error());
-    record(item, [id = item.id, err = message.error(), now = clock_.now()](const store::Database& db) {
-      return store::SendRepository(db).mark_failed(id, 0, "render: " + err, now);
-    });
+    record(
+        item,
+        [id = item.id, err = message.error(), now = clock_.now()](const store::Database& db) {
+          return store::SendRepository(db).mark_failed(id, 0, "render: " + err, now);
+        },
+        &worker);
     return {Verdict::failed, "render"};
   }
   if (!campaign->throttle.acquire(stopping_)) {
@@ -643,7 +729,7 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, transp
   }
   const std::string& relay_name = relays_[pending.relay]->spec.name;
   if (result.outcome != transport::Outcome::sent)
-    spdlog::warn("campaign {} contact {}: relay {} worker {}: {} {} {}", name, item.contact_id, relay_name, worker,
+    spdlog::warn("campaign {} contact {}: relay {} worker {}: {} {} {}", name, item.contact_id, relay_name, index,
                  result.code, result.enhanced, result.reply);
 
   std::string reply = result.enhanced.empty() ? result.reply : result.enhanced + " " + result.reply;
@@ -651,7 +737,7 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, transp
   switch (classify_push_back(result)) {
     case PushBack::none:
       ++sent_;
-      record_sent(pending, result, message->message_id);
+      record_sent(pending, result, message->message_id, worker);
       return {Verdict::sent, {}};
     case PushBack::relay_down:
       return {Verdict::relay_down, reply};
@@ -664,13 +750,16 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, transp
   }
   if (result.outcome == transport::Outcome::retry && item.attempts + 1 < settings_.max_attempts) {
     ++retried_;
-    record(item, [item, result, at = backoff(item.attempts + 1), now = clock_.now()](const store::Database& db) {
-      return store::SendRepository(db).mark_retry(item.id, at, result.code, result.reply, now);
-    });
+    record(
+        item,
+        [item, result, at = backoff(item.attempts + 1), now = clock_.now()](const store::Database& db) {
+          return store::SendRepository(db).mark_retry(item.id, at, result.code, result.reply, now);
+        },
+        &worker);
     return {Verdict::retried, reply};
   }
   ++failed_;
-  record_failure(item, result);
+  record_failure(item, result, worker);
   return {Verdict::failed, reply};
 }
 
@@ -784,7 +873,17 @@ void DeliveryEngine::store_recovered() {
   work_ready_.notify_all();
 }
 
-void DeliveryEngine::record(const store::ClaimedSend& item, WriteJob job) {
+void DeliveryEngine::record(const store::ClaimedSend& item, WriteJob job, WorkerState* worker) {
+  if (worker) {
+    // At most unrecorded_per_session writes in flight per worker: older ones settle first.
+    finish_recording(*worker, unrecorded_allowed());
+    // Gathered: the other workers' outcomes are on their way, and one commit for several is
+    // what lets the writer keep up; the worker renders its next message meanwhile.
+    auto done = store_.writer().submit(job, store::Batching::gather);
+    ++recording_;
+    worker->recordings.push_back(Recording{std::move(done), std::move(job), item});
+    return;
+  }
   auto s = store_.writer().submit(job).get();
   if (s) return;
   spdlog::error("campaign id {} contact {}: could not record the outcome of send {}: {}", item.campaign_id,
@@ -794,6 +893,29 @@ void DeliveryEngine::record(const store::ClaimedSend& item, WriteJob job) {
     unrecorded_.push_back(std::move(job));
   }
   store_failed("record send outcomes", s.error());
+}
+
+bool DeliveryEngine::finish_recording(WorkerState& worker, size_t keep) {
+  bool all_written = true;
+  while (worker.recordings.size() > keep) {
+    Recording r = std::move(worker.recordings.front());
+    worker.recordings.pop_front();
+    auto s = r.done.get();
+    if (s) {
+      --recording_;
+      continue;
+    }
+    spdlog::error("campaign id {} contact {}: could not record the outcome of send {}: {}", r.send.campaign_id,
+                  r.send.contact_id, r.send.id, s.error());
+    {
+      std::lock_guard lock(mutex_);
+      unrecorded_.push_back(std::move(r.job));
+    }
+    --recording_;  // after the job is kept, so idle() never misses it
+    store_failed("record send outcomes", s.error());
+    all_written = false;
+  }
+  return all_written;
 }
 
 bool DeliveryEngine::retry_unrecorded() {
@@ -818,13 +940,13 @@ bool DeliveryEngine::retry_unrecorded() {
 }
 
 void DeliveryEngine::record_sent(const Pending& pending, const transport::SendResult& result,
-                                 const std::string& message_id) {
+                                 const std::string& message_id, WorkerState& worker) {
   util::UnixTime now = clock_.now();
   const store::ClaimedSend& item = pending.send;
   std::optional<std::string> counted_relay;
   if (relays_[pending.relay]->budget.limited()) counted_relay = relays_[pending.relay]->spec.name;
-  // Waits for the commit: a worker never has more than one message sent but not recorded,
-  // which bounds what a crash can make us send twice.
+  // The worker waits for this commit before its next message goes out: it never has more than
+  // one message sent but not recorded, which bounds what a crash can make us send twice.
   record(item, [item, message_id, code = result.code, now, counted_relay](const store::Database& db) -> Status {
     if (auto s = store::SendRepository(db).mark_sent(item.id, message_id, code, now); !s) return s;
     if (counted_relay)
@@ -836,10 +958,11 @@ void DeliveryEngine::record_sent(const Pending& pending, const transport::SendRe
     e.send_id = item.id;
     e.at = now;
     return store::EventRepository(db).insert(e);
-  });
+  }, &worker);
 }
 
-void DeliveryEngine::record_failure(const store::ClaimedSend& item, const transport::SendResult& result) {
+void DeliveryEngine::record_failure(const store::ClaimedSend& item, const transport::SendResult& result,
+                                    WorkerState& worker) {
   record(item, [this, item, result, now = clock_.now()](const store::Database& db) -> Status {
     std::string reply = result.enhanced.empty() ? result.reply : result.enhanced + " " + result.reply;
     if (auto s = store::SendRepository(db).mark_failed(item.id, result.code, reply, now); !s) return s;
@@ -859,7 +982,7 @@ void DeliveryEngine::record_failure(const store::ClaimedSend& item, const transp
     auto recorded = recorder_->record_in(db, e);
     if (!recorded) return std::unexpected(recorded.error());
     return {};
-  });
+  }, &worker);
 }
 
 }  // namespace campaignd::delivery

@@ -7,11 +7,16 @@
 // warm-up: send_budget.hpp) let through. So one slow or throttling destination never stalls
 // the others, and a relay that is down or out of budget hands its sends to the next one.
 //
-// A worker re-checks suppression at send time, renders, sends, and records the outcome through
-// the store's writer. A send is marked `sent` only after the transport reported success (a 250,
-// or the maildir rename) and that mark is committed; a crash in between sends that message
-// again on restart. Deferrals for throttling, a relay being down or a spent budget do not
-// count as attempts: a campaign never fails its recipients because of our own pacing.
+// The dispatcher reads the recipients of a claimed batch in one go (their address gives the
+// destination, the rest the personalisation). A worker renders its next message while the
+// outcome of its previous one is being committed, then waits for that commit, re-checks status,
+// suppression and topic (at send time: an unsubscribe during the campaign holds), sends, and
+// hands the outcome to the store's writer without waiting. A send is marked `sent` only after
+// the transport reported success (a 250, or the maildir rename) and that mark is committed; a
+// worker never hands a message to the transport while its previous one is sent but not yet
+// recorded, so a crash re-sends at most one message per worker on restart. Deferrals for
+// throttling, a relay being down or a spent budget do not count as attempts: a campaign never
+// fails its recipients because of our own pacing.
 #pragma once
 
 #include <atomic>
@@ -59,6 +64,11 @@ struct DeliverySettings {
   double rate_per_second = 0;   // for the single-transport constructor; 0 = unlimited
   int batch_size = 500;
   int max_attempts = 8;
+  // Messages a session may have sent whose outcome is not yet committed: what a crash (SIGKILL,
+  // power loss) can make us send twice, per session. 1 = a session hands over its next message
+  // only once the previous one is recorded; more overlaps the commit with the next SMTP
+  // transaction, for throughput, at the price of that many possible duplicates.
+  int unrecorded_per_session = 1;
   int retry_base_seconds = 300;
   int retry_max_seconds = 4000;
   // Per destination (domain or provider key); "*" holds the default for every other one.
@@ -123,6 +133,9 @@ class DeliveryEngine {
   };
   struct Pending {
     store::ClaimedSend send;
+    // Read when the send was claimed, for rendering; null when it could not be read then.
+    // Status and suppression are read again just before sending.
+    std::shared_ptr<const store::Contact> contact;
     std::string destination;
     std::shared_ptr<const std::vector<size_t>> route;  // relays that may carry it, in order
     size_t relay = 0;                 // the one it was handed to
@@ -160,17 +173,50 @@ class DeliveryEngine {
     Verdict verdict = Verdict::returned;
     std::string reason;
   };
-  Delivered deliver(const Pending& item, transport::Session* session, const store::Database& reader, int worker);
+  using WriteJob = std::function<Status(const store::Database&)>;
+  // A worker's outcome write that was handed to the writer and is not yet known to be committed.
+  struct Recording {
+    std::future<Status> done;
+    WriteJob job;  // kept to be retried if the store refuses it
+    store::ClaimedSend send;
+  };
+  // A worker's own state: its read connection and its outcome writes in flight, oldest first.
+  struct WorkerState {
+    const store::Database* reader = nullptr;
+    std::deque<Recording> recordings;
+  };
+  // The next message of a worker, rendered while the previous outcome commits.
+  struct Prepared {
+    std::shared_ptr<const campaigns::PreparedCampaign> campaign;  // null: its file is gone or invalid
+    std::shared_ptr<const store::Contact> contact;                // null: the contact is gone
+    std::optional<Result<ComposedMessage>> message;               // none: not rendered
+    std::string read_error;                                       // non-empty: the contact was unreadable
+  };
+  Prepared prepare(const Pending& item, const store::Database& reader);
+  Delivered deliver(const Pending& item, Prepared& prepared, transport::Session* session, WorkerState& worker,
+                    int index);
   // Gates, relay health and in-memory requeues after a send; a state to write, if any, is
   // returned to be recorded outside the lock.
   std::optional<std::function<Status(const store::Database&)>> settle(Pending& item, const Delivered& done);
-  void record_sent(const Pending& item, const transport::SendResult& result, const std::string& message_id);
-  void record_failure(const store::ClaimedSend& item, const transport::SendResult& result);
-  using WriteJob = std::function<Status(const store::Database&)>;
-  // Writes a send's new state and waits for the commit. When the store refuses the write the
-  // job is kept and retried, and sending pauses until it is written: a message sent but not
-  // recorded would go again after a restart.
-  void record(const store::ClaimedSend& item, WriteJob job);
+  // A taken send that will not go now (the store refused the previous outcome, or we stop):
+  // back to the front of its destination's line, its gate slots and budget given back.
+  void put_back_locked(Pending& item);
+  void record_sent(const Pending& item, const transport::SendResult& result, const std::string& message_id,
+                   WorkerState& worker);
+  void record_failure(const store::ClaimedSend& item, const transport::SendResult& result, WorkerState& worker);
+  // Writes a send's new state. With a worker, the write is handed to the writer and the worker
+  // goes on (finish_recording waits for it before the worker's next message goes out, or the
+  // one after with settings.unrecorded_per_session = 2, ...); without, it waits for the commit.
+  // When the store refuses the write the job is kept and retried, and sending pauses until it
+  // is written: a message sent but not recorded would go again after a restart.
+  void record(const store::ClaimedSend& item, WriteJob job, WorkerState* worker = nullptr);
+  // Waits until at most `keep` of the worker's outcome writes are in flight; false when the
+  // store refused one of them.
+  bool finish_recording(WorkerState& worker, size_t keep = 0);
+  // How many outcome writes a worker may have in flight when it hands over its next message.
+  size_t unrecorded_allowed() const {
+    return static_cast<size_t>(std::max(1, settings_.unrecorded_per_session)) - 1;
+  }
   // The kept jobs, in order; false while the store still refuses them.
   bool retry_unrecorded();
   void store_failed(const std::string& what, const std::string& error);
@@ -198,6 +244,7 @@ class DeliveryEngine {
   size_t queued_ = 0;   // Pending in all destination queues
   int busy_workers_ = 0;
   int waiting_workers_ = 0;
+  std::atomic<int> recording_{0};  // outcome writes handed to the writer, not yet known committed
   size_t high_water_ = 500;  // sends held in memory at most (set in start())
   bool claiming_ = false;
   std::atomic<bool> stopping_{false};

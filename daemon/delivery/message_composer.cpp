@@ -19,13 +19,18 @@ std::string MessageComposer::unsubscribe_url(std::int64_t send_id) const {
 
 nlohmann::json MessageComposer::context_for(const campaigns::Campaign& campaign, const store::Contact& contact,
                                             std::int64_t send_id) const {
+  return context_with(campaign, contact, unsubscribe_url(send_id));
+}
+
+nlohmann::json MessageComposer::context_with(const campaigns::Campaign& campaign, const store::Contact& contact,
+                                             const std::string& unsubscribe) const {
   nlohmann::json ctx = contact.attrs.is_object() ? contact.attrs : nlohmann::json::object();
   ctx["email"] = contact.email;
   ctx["first_name"] = contact.first_name;
   ctx["last_name"] = contact.last_name;
   ctx["tags"] = contact.tags;
   ctx["campaign"] = campaign.name;
-  ctx["unsubscribe_url"] = unsubscribe_url(send_id);
+  ctx["unsubscribe_url"] = unsubscribe;
   return ctx;
 }
 
@@ -40,7 +45,9 @@ Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& camp
   to->display_name = full_name;
 
   const bool confirmation = campaign.kind == campaigns::CampaignKind::confirmation;
-  nlohmann::json context = context_for(campaign, contact, send_id);
+  // Signed once: the template's link and the List-Unsubscribe header are the same URL.
+  const std::string unsubscribe = unsubscribe_url(send_id);
+  nlohmann::json context = context_with(campaign, contact, unsubscribe);
   if (confirmation) {
     context["confirm_url"] = base_url() + "/c/" + consent::SubscribeService::confirm_token(signer_, contact.id, now);
     context.erase("unsubscribe_url");
@@ -59,7 +66,6 @@ Result<ComposedMessage> MessageComposer::compose(const campaigns::Campaign& camp
   m.text = content->text;
   m.date = now;
   m.message_id = render::make_message_id(util::domain_of(campaign.from.address));
-  std::string unsubscribe = unsubscribe_url(send_id);
   if (campaign.track && links_) {
     // The unsubscribe link stays direct: it must work even if tracking is ever switched off.
     render::UrlMapper to_click = [&](std::string_view url) { return links_->click_url(send_id, url); };

@@ -57,6 +57,8 @@ class MessageComposer {
 
  private:
   std::string base_url() const;  // public_url without a trailing slash
+  nlohmann::json context_with(const campaigns::Campaign& campaign, const store::Contact& contact,
+                              const std::string& unsubscribe) const;
 
   std::string public_url_;
   const tracking::TokenSigner& signer_;

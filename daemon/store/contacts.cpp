@@ -128,6 +128,76 @@ Result<std::optional<std::string>> ContactRepository::email_of(std::int64_t id) 
   return email;
 }
 
+Result<std::vector<Contact>> ContactRepository::find_many(const std::vector<std::int64_t>& ids) {
+  std::vector<Contact> out;
+  if (ids.empty()) return out;
+  // The ids travel as one JSON array: one statement, one read transaction, whatever the count.
+  std::string list = "[";
+  for (auto id : ids) {
+    if (list.size() > 1) list += ',';
+    list += std::to_string(id);
+  }
+  list += ']';
+  const std::string in_list = db_.is_postgresql() ? "IN (SELECT value::bigint FROM jsonb_array_elements_text(?1::jsonb))"
+                                                  : "IN (SELECT value FROM json_each(?1))";
+  auto stmt = db_.cached(std::string(kSelect) + "WHERE id " + in_list + " ORDER BY id");
+  if (!stmt) return std::unexpected(stmt.error());
+  out.reserve(ids.size());
+  auto s = (*stmt)->bind(1, list).each([&](const Statement& row) {
+    Contact c;
+    c.id = row.column_int(0);
+    c.email = row.column_text(1);
+    c.first_name = row.column_text(2);
+    c.last_name = row.column_text(3);
+    c.status = row.column_text(4);
+    c.attrs = nlohmann::json::parse(row.column_text(5), nullptr, false);
+    c.created_at = row.column_int(6);
+    c.updated_at = row.column_int(7);
+    out.push_back(std::move(c));
+  });
+  if (!s) return std::unexpected(s.error());
+  for (const auto& c : out)
+    if (!c.attrs.is_object()) return fail("contact " + std::to_string(c.id) + ": attrs is not a JSON object");
+  auto tags = db_.cached("SELECT contact_id, tag FROM contact_tags WHERE contact_id " + in_list +
+                         " ORDER BY contact_id, tag");
+  if (!tags) return std::unexpected(tags.error());
+  size_t at = 0;  // both lists are ordered by contact id
+  s = (*tags)->bind(1, list).each([&](const Statement& row) {
+    auto id = row.column_int(0);
+    while (at < out.size() && out[at].id < id) ++at;
+    if (at < out.size() && out[at].id == id) out[at].tags.push_back(row.column_text(1));
+  });
+  if (!s) return std::unexpected(s.error());
+  return out;
+}
+
+Result<std::optional<ContactRepository::Mailability>> ContactRepository::mailability(
+    std::int64_t id, const std::optional<std::string>& topic) {
+  auto stmt = db_.cached(
+      "SELECT c.status, c.email, "
+      "  EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = suppression_key(c.email)), "
+      "  CAST(?2 AS TEXT) IS NOT NULL AND EXISTS (SELECT 1 FROM contact_topics t WHERE t.contact_id = c.id AND t.topic = ?2 "
+      "                             AND t.subscribed = 0) "
+      "FROM contacts c WHERE c.id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->bind(1, id).bind(2, topic);
+  auto row = (*stmt)->step();
+  if (!row) {
+    (*stmt)->reset();
+    return std::unexpected(row.error());
+  }
+  std::optional<Mailability> out;
+  if (*row) {
+    out.emplace();
+    out->status = (*stmt)->column_text(0);
+    out->email = (*stmt)->column_text(1);
+    out->suppressed = (*stmt)->column_int(2) != 0;
+    out->left_topic = (*stmt)->column_int(3) != 0;
+  }
+  (*stmt)->reset();
+  return out;
+}
+
 Status ContactRepository::upsert(const Contact& c, UpsertMode mode) {
   auto id = upsert_returning_id(c, mode);
   if (!id) return std::unexpected(id.error());

@@ -52,6 +52,21 @@ class ContactRepository {
   Result<std::optional<std::int64_t>> id_for_email(std::string_view email);
   // The address alone: how the sender learns a recipient's destination domain.
   Result<std::optional<std::string>> email_of(std::int64_t id);
+  // Several contacts at once, as find_by_id reads them (tags sorted), in one read of the
+  // database: how the sender learns a claimed batch's recipients. Ids not found are left out;
+  // the order is by id.
+  Result<std::vector<Contact>> find_many(const std::vector<std::int64_t>& ids);
+
+  // What decides at send time whether a contact may be mailed, read in one statement: status,
+  // address, whether the address is suppressed and, with `topic`, whether the contact left it.
+  struct Mailability {
+    std::string status;
+    std::string email;
+    bool suppressed = false;
+    bool left_topic = false;
+  };
+  // Nothing when the contact no longer exists.
+  Result<std::optional<Mailability>> mailability(std::int64_t id, const std::optional<std::string>& topic);
 
   // Inserts, or updates the contact with the same normalised email, as `mode` says. The write
   // time is `c.updated_at` (`c.created_at`, when set, for a new row). Status never moves back

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include "daemon/store/contacts.hpp"
+#include "daemon/store/suppressions.hpp"
+#include "daemon/store/topics.hpp"
 #include "tests/unit/store/temp_database.hpp"
 
 using namespace campaignd;
@@ -144,4 +146,63 @@ TEST_CASE("contacts: set_status, add_tag and erase") {
   REQUIRE(repo.erase(*id));
   CHECK_FALSE(repo.find_by_email("d@example.com").value().has_value());
   CHECK(testing::query_int(db, "SELECT count(*) FROM contact_tags") == 0);
+}
+
+TEST_CASE("contacts: find_many reads several contacts and their tags at once") {
+  testing::TempFolder tmp;
+  auto db = testing::open_migrated(tmp.file("c.db"));
+  ContactRepository repo(db);
+  auto a = repo.upsert_returning_id(make("a@example.com", "A", {{"n", 1}}, {"y", "x"}), UpsertMode::merge);
+  auto b = repo.upsert_returning_id(make("b@example.com", "B", nlohmann::json::object()), UpsertMode::merge);
+  auto c = repo.upsert_returning_id(make("c@example.com", "C", {{"k", "v"}}, {"z"}), UpsertMode::merge);
+  REQUIRE((a && b && c));
+  auto many = repo.find_many({*c, *a, *c + 100, *b});
+  REQUIRE(many);
+  REQUIRE(many->size() == 3);
+  CHECK((*many)[0].id == *a);  // by id
+  CHECK((*many)[0].email == "a@example.com");
+  CHECK((*many)[0].attrs == nlohmann::json{{"n", 1}});
+  CHECK((*many)[0].tags == std::vector<std::string>{"x", "y"});
+  CHECK((*many)[1].id == *b);
+  CHECK((*many)[1].tags.empty());
+  CHECK((*many)[2].id == *c);
+  CHECK((*many)[2].tags == std::vector<std::string>{"z"});
+  auto one = repo.find_by_id(*a);
+  REQUIRE(one);
+  CHECK((*one)->tags == (*many)[0].tags);
+  auto none = repo.find_many({});
+  REQUIRE(none);
+  CHECK(none->empty());
+}
+
+TEST_CASE("contacts: mailability reads status, suppression and topic in one statement") {
+  testing::TempFolder tmp;
+  auto db = testing::open_migrated(tmp.file("c.db"));
+  ContactRepository repo(db);
+  auto id = repo.upsert_returning_id(make("Ann@example.com", "Ann", nlohmann::json::object()), UpsertMode::merge);
+  REQUIRE(id);
+  auto m = repo.mailability(*id, std::nullopt);
+  REQUIRE(m);
+  REQUIRE(m->has_value());
+  CHECK((*m)->status == "subscribed");
+  CHECK((*m)->email == "ann@example.com");
+  CHECK_FALSE((*m)->suppressed);
+  CHECK_FALSE((*m)->left_topic);
+
+  REQUIRE(store::SuppressionRepository(db).add("ANN@example.com", "manual", 1000));
+  REQUIRE(store::TopicRepository(db).set(*id, "news", false, 1000));
+  REQUIRE(repo.set_status(*id, "unsubscribed", 1001));
+  m = repo.mailability(*id, std::string("news"));
+  REQUIRE(m);
+  REQUIRE(m->has_value());
+  CHECK((*m)->status == "unsubscribed");
+  CHECK((*m)->suppressed);
+  CHECK((*m)->left_topic);
+  m = repo.mailability(*id, std::string("offers"));
+  REQUIRE(m);
+  CHECK_FALSE((*m)->left_topic);
+
+  m = repo.mailability(*id + 100, std::nullopt);
+  REQUIRE(m);
+  CHECK_FALSE(m->has_value());
 }
