@@ -267,3 +267,14 @@ TEST_CASE("import: which cells are numbers") {
     CHECK_FALSE(cli::is_json_number(no));
   }
 }
+
+TEST_CASE("import contacts: a sqlite:// target makes the file's folder, not a folder named sqlite:") {
+  testing::TempFolder tmp;
+  std::string path = tmp.file("var/lib/c.db");
+  std::ostringstream progress;
+  auto r = cli::import_contacts("sqlite://" + path, tmp.write("c.csv", "email\nann@example.com\n"), progress, false, kNow);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error()));
+  CHECK(r->imported == 1);
+  CHECK(std::filesystem::exists(path));
+  CHECK_FALSE(std::filesystem::exists("sqlite:"));
+}
