@@ -69,7 +69,8 @@ Result<std::vector<Enrollment>> EnrollmentRepository::due(const std::vector<std:
   // ?2 is the names as a JSON array.
   auto stmt = db_.cached(std::string("SELECT ") + kColumns +
                          " FROM enrollments WHERE state = 'active' AND due_at <= ?1 AND automation IN " +
-                         std::string(db_.sql("(SELECT value FROM json_each(?2))", "(SELECT jsonb_array_elements_text(?2::jsonb))")) +
+                         std::string(db_.sql("(SELECT value FROM json_each(?2))",
+                                             "(SELECT jsonb_array_elements_text(?2::jsonb))")) +
                          " ORDER BY due_at, id LIMIT ?3");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, now).bind(2, nlohmann::json(automations).dump()).bind(3, limit);
