@@ -494,12 +494,15 @@ Result<int> AutomationEngine::periodic() {
           }
         }
       } else if (is_date) {
+        // SQLite takes a JSON path, PostgreSQL the key itself; JSON null is no date on either.
         std::string path = "$.\"" + a.trigger.arg + "\"";  // the name is letters, digits, - _ . only
-        auto stmt = db.prepare(
+        auto stmt = db.prepare(db.sql(
             "SELECT c.id, CAST(json_extract(c.attrs, ?1) AS TEXT) FROM contacts c "
-            "WHERE c.status = 'subscribed' AND json_extract(c.attrs, ?1) IS NOT NULL ORDER BY c.id");
+            "WHERE c.status = 'subscribed' AND json_extract(c.attrs, ?1) IS NOT NULL ORDER BY c.id",
+            "SELECT c.id, c.attrs->>(?1::text) FROM contacts c "
+            "WHERE c.status = 'subscribed' AND c.attrs->>(?1::text) IS NOT NULL ORDER BY c.id"));
         if (!stmt) return std::unexpected(stmt.error());
-        stmt->bind(1, path);
+        stmt->bind(1, db.is_postgresql() ? a.trigger.arg : path);
         while (true) {
           auto row = stmt->step();
           if (!row) return std::unexpected(row.error());

@@ -27,7 +27,7 @@ Status CursorRepository::set(const std::string& name, std::int64_t event_id) {
 }
 
 Status CursorRepository::create(const std::string& name, std::int64_t event_id) {
-  auto stmt = db_.cached("INSERT OR IGNORE INTO automation_cursor (name, event_id) VALUES (?1, ?2)");
+  auto stmt = db_.cached("INSERT INTO automation_cursor (name, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)->bind(1, name).bind(2, event_id).run();
 }

@@ -54,10 +54,10 @@ Result<std::optional<std::int64_t>> EnrollmentRepository::enroll(const std::stri
                                                                   util::UnixTime now,
                                                                   std::optional<std::int64_t> trigger_event,
                                                                   const nlohmann::json& context) {
-  // OR IGNORE: the partial unique index refuses a second active enrollment.
+  // DO NOTHING: the partial unique index refuses a second active enrollment (no row, no id).
   auto stmt = db_.cached(
-      "INSERT OR IGNORE INTO enrollments (automation, contact_id, state, step, due_at, entered_at, trigger_event, "
-      "context) VALUES (?1, ?2, 'active', 0, ?3, ?4, ?5, ?6) RETURNING id");
+      "INSERT INTO enrollments (automation, contact_id, state, step, due_at, entered_at, trigger_event, "
+      "context) VALUES (?1, ?2, 'active', 0, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING id");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, automation).bind(2, contact_id).bind(3, due_at).bind(4, now).bind(5, trigger_event)
       .bind(6, context.dump());
@@ -66,9 +66,12 @@ Result<std::optional<std::int64_t>> EnrollmentRepository::enroll(const std::stri
 
 Result<std::vector<Enrollment>> EnrollmentRepository::due(const std::vector<std::string>& automations,
                                                           util::UnixTime now, int limit) {
+  // ?2 is the names as a JSON array.
   auto stmt = db_.cached(std::string("SELECT ") + kColumns +
-                         " FROM enrollments WHERE state = 'active' AND due_at <= ?1 "
-                         "AND automation IN (SELECT value FROM json_each(?2)) ORDER BY due_at, id LIMIT ?3");
+                         " FROM enrollments WHERE state = 'active' AND due_at <= ?1 AND automation IN " +
+                         std::string(db_.sql("(SELECT value FROM json_each(?2))",
+                                             "(SELECT jsonb_array_elements_text(?2::jsonb))")) +
+                         " ORDER BY due_at, id LIMIT ?3");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, now).bind(2, nlohmann::json(automations).dump()).bind(3, limit);
   return read_all(**stmt);

@@ -54,8 +54,8 @@ Result<std::int64_t> last_event_id(const store::Database& db) {
 Result<bool> enqueue_step_send(const store::Database& db, std::int64_t campaign_id, std::int64_t contact_id,
                                std::int64_t enrollment_id, const nlohmann::json& context, util::UnixTime now) {
   auto stmt = db.cached(
-      "INSERT OR IGNORE INTO sends (campaign_id, contact_id, occurrence, state, next_attempt_at, updated_at, context) "
-      "VALUES (?1, ?2, ?3, 'queued', 0, ?4, ?5)");
+      "INSERT INTO sends (campaign_id, contact_id, occurrence, state, next_attempt_at, updated_at, context) "
+      "VALUES (?1, ?2, ?3, 'queued', 0, ?4, ?5) ON CONFLICT DO NOTHING");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, campaign_id).bind(2, contact_id).bind(3, enrollment_id).bind(4, now);
   if (context.is_null()) (*stmt)->bind(5, nullptr);

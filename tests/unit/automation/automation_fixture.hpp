@@ -90,8 +90,10 @@ class AutomationFixture {
     REQUIRE_MESSAGE(s, (s ? "" : s.error()));
     return query_int(db(), "SELECT MAX(id) FROM events");
   }
-  void exec(const std::string& sql) {
-    auto s = store->writer().run([&](const store::Database& db) { return db.exec(sql); });
+  void exec(const std::string& sql) { exec(sql, sql); }
+  // SQL whose text differs between the engines.
+  void exec(const std::string& sqlite, const std::string& postgresql) {
+    auto s = store->writer().run([&](const store::Database& db) { return db.exec(db.sql(sqlite, postgresql)); });
     REQUIRE_MESSAGE(s, (s ? "" : s.error()));
   }
 

@@ -357,14 +357,16 @@ steps: [{after: 0s, subject: "Hi gardener", template: step-3}]
   f.clock.advance_seconds(61);
   f.tick();
   CHECK(f.sends_for(newcomer) == 0);
-  f.exec("UPDATE contacts SET attrs = json_set(attrs, '$.orders', 3) WHERE id = " + std::to_string(newcomer));
+  f.exec("UPDATE contacts SET attrs = json_set(attrs, '$.orders', 3) WHERE id = " + std::to_string(newcomer),
+         "UPDATE contacts SET attrs = attrs || '{\"orders\": 3}' WHERE id = " + std::to_string(newcomer));
   f.exec("INSERT INTO contact_tags (contact_id, tag) VALUES (" + std::to_string(newcomer) + ", 'gardener')");
   f.tick();
   CHECK(f.sends_for(newcomer) == 0);  // only evaluated once a minute
   f.clock.advance_seconds(60);
   f.tick();
   CHECK(f.sends_for(newcomer) == 2);  // vip#1 and tagged#1
-  f.exec("UPDATE contacts SET attrs = json_set(attrs, '$.orders', 0) WHERE id = " + std::to_string(newcomer));
+  f.exec("UPDATE contacts SET attrs = json_set(attrs, '$.orders', 0) WHERE id = " + std::to_string(newcomer),
+         "UPDATE contacts SET attrs = attrs || '{\"orders\": 0}' WHERE id = " + std::to_string(newcomer));
   f.clock.advance_seconds(60);
   f.tick();
   CHECK(campaignd::testing::query_text(f.db(), "SELECT exit_reason FROM enrollments WHERE automation = 'vip' AND "

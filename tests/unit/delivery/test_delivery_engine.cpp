@@ -137,7 +137,7 @@ struct DeliveryFixture {
       });
     }
     auto n = run_write([&](const store::Database& db) -> Result<std::int64_t> {
-      return store::SendRepository(db).enqueue_matching(campaign_id, "1", {});
+      return store::SendRepository(db).enqueue_matching(campaign_id, "true", {});
     });
     REQUIRE(n == static_cast<std::int64_t>(emails.size()));
   }

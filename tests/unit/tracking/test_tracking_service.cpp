@@ -15,6 +15,7 @@
 #include "daemon/tracking/tracking_links.hpp"
 #include "daemon/tracking/tracking_service.hpp"
 #include "tests/unit/store/temp_database.hpp"
+#include "tests/unit/tracking/json_sql.hpp"
 
 using namespace campaignd;
 
@@ -81,7 +82,7 @@ struct Fixture {
     REQUIRE_MESSAGE(db, (db ? "" : db.error()));
     return std::move(*db);
   }
-  long long count(const std::string& where = "1") {
+  long long count(const std::string& where = "true") {
     auto db = reader();
     return testing::query_int(db, "SELECT COUNT(*) FROM events WHERE " + where);
   }
@@ -199,8 +200,8 @@ TEST_CASE("tracking_service: a browser open records one human open and answers t
   CHECK(f.last("at") == std::to_string(kSentAt + 3600));
   CHECK(f.last("campaign_id") != "");
   CHECK(f.last("contact_id") != "");
-  CHECK(f.last("json_extract(data, '$.user_agent')") == kFirefox);
-  CHECK(f.last("json_type(data, '$.machine_reason')") == "");  // absent for people
+  CHECK(f.last(testing::json_field("data", "user_agent")) == kFirefox);
+  CHECK(f.last(testing::json_type_of("data", "machine_reason")) == "");  // absent for people
 }
 
 TEST_CASE("tracking_service: machine opens are recorded, flagged, with their reason") {
@@ -208,22 +209,22 @@ TEST_CASE("tracking_service: machine opens are recorded, flagged, with their rea
   auto head = f.service.open(get(f.open_token(), kFirefox, "HEAD"));
   CHECK(head.status == 200);
   CHECK(f.last("machine") == "1");
-  CHECK(f.last("json_extract(data, '$.machine_reason')") == "HEAD request");
+  CHECK(f.last(testing::json_field("data", "machine_reason")) == "HEAD request");
 
   f.service.open(get(f.open_token(), "Mozilla/5.0"));
   CHECK(f.last("machine") == "1");
-  CHECK(f.last("json_extract(data, '$.machine_reason')").find("Apple Mail Privacy Protection") != std::string::npos);
+  CHECK(f.last(testing::json_field("data", "machine_reason")).find("Apple Mail Privacy Protection") != std::string::npos);
 
   f.service.open(get(f.open_token(), "Mozilla/5.0 (compatible; Barracuda link protection)"));
   CHECK(f.last("machine") == "1");
 
   f.service.open(get(f.open_token(), ""));
-  CHECK(f.last("json_extract(data, '$.machine_reason')") == "empty user agent");
+  CHECK(f.last(testing::json_field("data", "machine_reason")) == "empty user agent");
 
   f.clock.set(kSentAt + 4);
   f.service.open(get(f.open_token()));
   CHECK(f.last("machine") == "1");
-  CHECK(f.last("json_extract(data, '$.machine_reason')") == "within 10s of sending");
+  CHECK(f.last(testing::json_field("data", "machine_reason")) == "within 10s of sending");
 
   CHECK(f.count("kind = 'opened'") == 5);
   CHECK(f.count("machine = 0") == 0);
@@ -236,18 +237,18 @@ TEST_CASE("tracking_service: a click records and redirects to the exact original
   CHECK(r.status == 302);
   CHECK(location_of(r) == url);
   CHECK(f.count("kind = 'clicked' AND machine = 0") == 1);
-  CHECK(f.last("json_extract(data, '$.url')") == url);
-  CHECK(f.last("json_extract(data, '$.user_agent')") == kFirefox);
+  CHECK(f.last(testing::json_field("data", "url")) == url);
+  CHECK(f.last(testing::json_field("data", "user_agent")) == kFirefox);
 
   // A scanner fetching every link at once: the second link inside the window is flagged.
   auto second = f.service.click(get(f.click_token("https://shop.example/other")));
   CHECK(location_of(second) == "https://shop.example/other");
   CHECK(f.last("machine") == "1");
-  CHECK(f.last("json_extract(data, '$.machine_reason')").find("several links") != std::string::npos);
+  CHECK(f.last(testing::json_field("data", "machine_reason")).find("several links") != std::string::npos);
 
   auto curl = f.service.click(get(f.click_token(url), "curl/8.1.2", "HEAD"));
   CHECK(curl.status == 302);
-  CHECK(f.last("json_extract(data, '$.machine_reason')") == "HEAD request");
+  CHECK(f.last(testing::json_field("data", "machine_reason")) == "HEAD request");
   CHECK(f.count("kind = 'clicked'") == 3);
 
   // Nothing about the contact changed on these GETs.
@@ -262,7 +263,7 @@ TEST_CASE("tracking_service: a click within seconds of sending is a machine's") 
   auto r = f.service.click(get(f.click_token("https://shop.example/")));
   CHECK(r.status == 302);
   CHECK(f.last("machine") == "1");
-  CHECK(f.last("json_extract(data, '$.machine_reason')") == "within 10s of sending");
+  CHECK(f.last(testing::json_field("data", "machine_reason")) == "within 10s of sending");
 }
 
 TEST_CASE("tracking_service: forged or altered tokens get 404 and write nothing") {

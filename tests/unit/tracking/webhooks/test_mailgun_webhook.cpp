@@ -4,6 +4,7 @@
 
 #include "daemon/util/strings.hpp"
 #include "tests/unit/tracking/webhooks/signing_support.hpp"
+#include "tests/unit/tracking/json_sql.hpp"
 
 using namespace campaignd;
 using namespace campaignd::tracking::webhooks;
@@ -56,10 +57,10 @@ TEST_CASE("mailgun: delivered, failed permanent and temporary, opened, complaine
   // Fractional Unix timestamps are whole seconds.
   CHECK(mg.f.count("SELECT at FROM events WHERE kind = 'delivered'") == 1700000160);
   CHECK(mg.f.text("SELECT provider_event_id FROM events WHERE kind = 'delivered'") == "mailgun:CPgfbmQMTCKtHW6uIWtuVe");
-  CHECK(mg.f.text("SELECT json_extract(data, '$.user_agent') FROM events WHERE kind = 'opened'").starts_with("Mozilla/5.0 (X11"));
-  CHECK(mg.f.text("SELECT json_extract(data, '$.reason') FROM events WHERE kind = 'bounced'") ==
+  CHECK(mg.f.text("SELECT " + testing::json_field("data", "user_agent") + " FROM events WHERE kind = 'opened'").starts_with("Mozilla/5.0 (X11"));
+  CHECK(mg.f.text("SELECT " + testing::json_field("data", "reason") + " FROM events WHERE kind = 'bounced'") ==
         "Not delivering to previously bounced address");
-  CHECK(mg.f.text("SELECT json_extract(data, '$.reason') FROM events WHERE kind = 'deferred'").starts_with("452 4.2.2"));
+  CHECK(mg.f.text("SELECT " + testing::json_field("data", "reason") + " FROM events WHERE kind = 'deferred'").starts_with("452 4.2.2"));
 
   // permanent -> hard bounce -> suppressed; temporary -> deferred, nothing suppressed.
   CHECK(mg.f.contact_status("bob@example.com") == "bounced");

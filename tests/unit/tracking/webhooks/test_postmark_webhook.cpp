@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/unit/tracking/webhooks/signing_support.hpp"
+#include "tests/unit/tracking/json_sql.hpp"
 
 using namespace campaignd;
 using namespace campaignd::tracking::webhooks;
@@ -40,8 +41,8 @@ TEST_CASE("postmark: every record type maps") {
   CHECK(pm.f.events("complained") == 1);
   CHECK(pm.f.events("opened") == 1);
   CHECK(pm.f.events("clicked") == 1);
-  CHECK(pm.f.count("SELECT count(*) FROM events WHERE json_extract(data, '$.bounce_type') = 'hard'") == 1);
-  CHECK(pm.f.count("SELECT count(*) FROM events WHERE json_extract(data, '$.bounce_type') = 'soft'") == 2);
+  CHECK(pm.f.count("SELECT count(*) FROM events WHERE " + testing::json_field("data", "bounce_type") + " = 'hard'") == 1);
+  CHECK(pm.f.count("SELECT count(*) FROM events WHERE " + testing::json_field("data", "bounce_type") + " = 'soft'") == 2);
   // Our Message-ID travels in Metadata; Postmark's MessageID is its own and is not used.
   CHECK(pm.f.send_of("delivered", "alice@example.com") == pm.f.send_ids["alice@example.com"]);
   CHECK(pm.f.send_of("bounced", "bob@example.com") == pm.f.send_ids["bob@example.com"]);
@@ -52,7 +53,7 @@ TEST_CASE("postmark: every record type maps") {
   CHECK(pm.f.count("SELECT at FROM events WHERE kind = 'delivered'") == 1700000100);
   CHECK(pm.f.count("SELECT at FROM events e JOIN contacts c ON c.id = e.contact_id "
                    "WHERE c.email = 'bob@example.com' AND e.kind = 'bounced'") == 1700000200);
-  CHECK(pm.f.text("SELECT json_extract(data, '$.url') FROM events WHERE kind = 'clicked'") == "https://acme.example/sale");
+  CHECK(pm.f.text("SELECT " + testing::json_field("data", "url") + " FROM events WHERE kind = 'clicked'") == "https://acme.example/sale");
   CHECK(pm.f.text("SELECT provider_event_id FROM events WHERE kind = 'opened'").starts_with("postmark:sha256:"));
 
   CHECK(pm.f.contact_status("bob@example.com") == "bounced");

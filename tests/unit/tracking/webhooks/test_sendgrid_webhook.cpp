@@ -4,6 +4,7 @@
 
 #include "daemon/util/strings.hpp"
 #include "tests/unit/tracking/webhooks/signing_support.hpp"
+#include "tests/unit/tracking/json_sql.hpp"
 
 using namespace campaignd;
 using namespace campaignd::tracking::webhooks;
@@ -58,11 +59,11 @@ TEST_CASE("sendgrid: a signed batch becomes events tied to their sends") {
   // Times, ids, reasons and urls come from the payload.
   CHECK(sg.f.count("SELECT at FROM events WHERE kind = 'delivered'") == 1700000160);
   CHECK(sg.f.text("SELECT provider_event_id FROM events WHERE kind = 'clicked'") == "sendgrid:kCAi1KttyQdEKHhdC-nuEA");
-  CHECK(sg.f.text("SELECT json_extract(data, '$.url') FROM events WHERE kind = 'clicked'") ==
+  CHECK(sg.f.text("SELECT " + testing::json_field("data", "url") + " FROM events WHERE kind = 'clicked'") ==
         "https://acme.example/sale?utm_source=spring");
-  CHECK(sg.f.text("SELECT json_extract(data, '$.reason') FROM events WHERE kind = 'bounced'").starts_with("550 5.1.1"));
-  CHECK(sg.f.text("SELECT json_extract(data, '$.bounce_type') FROM events WHERE kind = 'bounced'") == "hard");
-  CHECK(sg.f.text("SELECT json_extract(data, '$.reason') FROM events WHERE kind = 'deferred'") == "400 try again later");
+  CHECK(sg.f.text("SELECT " + testing::json_field("data", "reason") + " FROM events WHERE kind = 'bounced'").starts_with("550 5.1.1"));
+  CHECK(sg.f.text("SELECT " + testing::json_field("data", "bounce_type") + " FROM events WHERE kind = 'bounced'") == "hard");
+  CHECK(sg.f.text("SELECT " + testing::json_field("data", "reason") + " FROM events WHERE kind = 'deferred'") == "400 try again later");
 
   // Consequences (applied by the EventRecorder): hard bounce, complaint, unsubscribe.
   CHECK(sg.f.contact_status("bob@example.com") == "bounced");
@@ -88,7 +89,7 @@ TEST_CASE("sendgrid: a blocked bounce is soft and suppresses nobody") {
     "event":"bounce","sg_event_id":"blk-1","reason":"550 5.7.1 blocked by policy","type":"blocked"}])";
   auto r = sg.service.handle("sendgrid", sg.signed_post(body, kNow));
   REQUIRE_MESSAGE(r.status == 200, r.body);
-  CHECK(sg.f.text("SELECT json_extract(data, '$.bounce_type') FROM events WHERE kind = 'bounced'") == "soft");
+  CHECK(sg.f.text("SELECT " + testing::json_field("data", "bounce_type") + " FROM events WHERE kind = 'bounced'") == "soft");
   CHECK(sg.f.contact_status("alice@example.com") == "subscribed");
   CHECK_FALSE(sg.f.suppressed("alice@example.com"));
 }

@@ -7,6 +7,7 @@
 
 #include "daemon/util/strings.hpp"
 #include "tests/unit/tracking/webhooks/signing_support.hpp"
+#include "tests/unit/tracking/json_sql.hpp"
 
 using namespace campaignd;
 using namespace campaignd::tracking::webhooks;
@@ -98,10 +99,10 @@ TEST_CASE("ses: bounce, complaint, delivery, open and click notifications") {
   // Delivery has no commonHeaders.messageId: found among mail.headers (name case-insensitive).
   CHECK(ses.f.send_of("delivered", "alice@example.com") == ses.f.send_ids["alice@example.com"]);
   CHECK(ses.f.send_of("clicked", "alice@example.com") == ses.f.send_ids["alice@example.com"]);
-  CHECK(ses.f.text("SELECT json_extract(data, '$.url') FROM events WHERE kind = 'clicked'") == "https://acme.example/sale");
+  CHECK(ses.f.text("SELECT " + testing::json_field("data", "url") + " FROM events WHERE kind = 'clicked'") == "https://acme.example/sale");
   CHECK(ses.f.count("SELECT at FROM events WHERE kind = 'delivered'") == 1700000100);
 
-  CHECK(ses.f.text("SELECT json_extract(data, '$.reason') FROM events e JOIN contacts c ON c.id = e.contact_id "
+  CHECK(ses.f.text("SELECT " + testing::json_field("data", "reason") + " FROM events e JOIN contacts c ON c.id = e.contact_id "
                    "WHERE c.email = 'bob@example.com'") == "smtp; 550 5.1.1 user unknown");
   CHECK(ses.f.text("SELECT provider_event_id FROM events WHERE kind = 'complained'").starts_with("ses:22b80b92-"));
 
@@ -109,7 +110,7 @@ TEST_CASE("ses: bounce, complaint, delivery, open and click notifications") {
   CHECK(ses.f.suppressed("bob@example.com"));
   CHECK(ses.f.contact_status("carol@example.com") == "complained");
   CHECK(ses.f.contact_status("dave@example.com") == "subscribed");  // Transient = soft
-  CHECK(ses.f.text("SELECT json_extract(data, '$.bounce_type') FROM events e JOIN contacts c ON c.id = e.contact_id "
+  CHECK(ses.f.text("SELECT " + testing::json_field("data", "bounce_type") + " FROM events e JOIN contacts c ON c.id = e.contact_id "
                    "WHERE c.email = 'dave@example.com'") == "soft");
 }
 
@@ -127,11 +128,11 @@ TEST_CASE("ses: a bounce naming several recipients makes one event each") {
   CHECK(json_of(r)["accepted"] == 2);
   CHECK(ses.f.events("bounced") == 2);
   // Per-recipient diagnostic codes are paired with their recipients, each event has its own id.
-  CHECK(ses.f.text("SELECT json_extract(data, '$.reason') FROM events WHERE json_extract(data, '$.recipient') = "
+  CHECK(ses.f.text("SELECT " + testing::json_field("data", "reason") + " FROM events WHERE " + testing::json_field("data", "recipient") + " = "
                    "'ghost@example.com'") == "smtp; 550 5.1.1 no such mailbox");
-  CHECK(ses.f.text("SELECT provider_event_id FROM events WHERE json_extract(data, '$.recipient') = 'ghost@example.com'") ==
+  CHECK(ses.f.text("SELECT provider_event_id FROM events WHERE " + testing::json_field("data", "recipient") + " = 'ghost@example.com'") ==
         "ses:multi-1:ghost@example.com");
-  CHECK(ses.f.text("SELECT json_extract(e.data, '$.reason') FROM events e JOIN contacts c ON c.id = e.contact_id "
+  CHECK(ses.f.text("SELECT " + testing::json_field("e.data", "reason") + " FROM events e JOIN contacts c ON c.id = e.contact_id "
                    "WHERE c.email = 'bob@example.com'") == "smtp; 550 5.1.1 user unknown");
   // The Message-ID of a multi-recipient message is not used: bob is found by address.
   CHECK(ses.f.count("SELECT count(*) FROM events WHERE contact_id = " +

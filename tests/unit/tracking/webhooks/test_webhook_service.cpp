@@ -132,8 +132,12 @@ TEST_CASE("service: a post is all or nothing") {
   auto service = f.load();
   // The second event fails inside the store: the first must not stay behind alone.
   auto broken = f.store().writer().run([](const store::Database& db) {
-    return db.exec("CREATE TRIGGER no_bounces BEFORE INSERT ON events WHEN NEW.kind = 'bounced' "
-                   "BEGIN SELECT RAISE(ABORT, 'bounces refused'); END");
+    return db.exec(db.sql("CREATE TRIGGER no_bounces BEFORE INSERT ON events WHEN NEW.kind = 'bounced' "
+                          "BEGIN SELECT RAISE(ABORT, 'bounces refused'); END",
+                          "CREATE FUNCTION no_bounces() RETURNS trigger LANGUAGE plpgsql AS "
+                          "$$ BEGIN RAISE EXCEPTION 'bounces refused'; END $$; "
+                          "CREATE TRIGGER no_bounces BEFORE INSERT ON events FOR EACH ROW "
+                          "WHEN (NEW.kind = 'bounced') EXECUTE FUNCTION no_bounces()"));
   });
   REQUIRE(broken);
   auto r = service.handle("acme", post(R"({"events": [
@@ -170,6 +174,8 @@ TEST_CASE("service: an accepted event survives the process dying right after the
   std::string db_path = tmp.file("crash.db");
   std::filesystem::create_directories(tmp.file("hooks"));
   tmp.write("hooks/acme.yaml", kOpenAdapter);
+  // Named before the fork: on PostgreSQL the schema's name carries the test process's pid.
+  std::string target = campaignd::testing::store_target(db_path);
   int pipefd[2];
   REQUIRE(::pipe(pipefd) == 0);
   pid_t child = ::fork();
@@ -178,7 +184,7 @@ TEST_CASE("service: an accepted event survives the process dying right after the
     // The child answers one post and dies at once: no destructors, no checkpoint, no flush.
     ::close(pipefd[0]);
     int status = 0;
-    auto store = store::Store::open(campaignd::testing::store_target(db_path));
+    auto store = store::Store::open(target);
     if (store) {
       util::SystemClock clock;
       tracking::EventRecorder recorder(**store, clock);
