@@ -280,7 +280,7 @@ Result<int> AutomationEngine::process_events(bool& more) {
   std::map<std::string, segments::CompiledSegment> conditions;
   for (const auto& a : automations)
     if (a->automation.condition) {
-      auto seg = rules_->resolve(*a->automation.condition, now, a->automation.condition_place);
+      auto seg = rules_->resolve(*a->automation.condition, now, a->automation.condition_place, store_.dialect());
       if (!seg) return fail(seg.error().to_string());
       conditions[a->automation.name] = std::move(*seg);
     }
@@ -438,13 +438,13 @@ Result<int> AutomationEngine::periodic() {
     const Automation& a = entry->automation;
     std::optional<segments::CompiledSegment> condition;
     if (a.condition) {
-      auto seg = rules_->resolve(*a.condition, now, a.condition_place);
+      auto seg = rules_->resolve(*a.condition, now, a.condition_place, store_.dialect());
       if (!seg) return fail(seg.error().to_string());
       condition = std::move(*seg);
     }
     std::optional<segments::CompiledSegment> membership;
     if (a.trigger.kind == TriggerKind::joined_segment) {
-      auto seg = rules_->resolve(a.trigger.arg, now, a.trigger.place);
+      auto seg = rules_->resolve(a.trigger.arg, now, a.trigger.place, store_.dialect());
       if (!seg) return fail(seg.error().to_string());
       membership = std::move(*seg);
     } else if (a.trigger.kind == TriggerKind::tag_added) {

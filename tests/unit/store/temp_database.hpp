@@ -62,7 +62,10 @@ inline std::string store_target(const std::string& path) {
   REQUIRE_MESSAGE(server, "CAMPAIGND_TEST_STORE=postgresql needs CAMPAIGND_TEST_PG_URL");
   static std::atomic<int> memory{0};
   std::string key = path == ":memory:" ? path + std::to_string(memory++) : path;
-  std::string schema = "t" + std::to_string(::getpid()) + "_" + std::to_string(std::hash<std::string>{}(key) % 1000000007);
+  // The test process's pid keeps runs apart on a long-lived server; taken once, so a forked child
+  // (the crash tests) opens its parent's schema for the same path.
+  static const auto pid = ::getpid();
+  std::string schema = "t" + std::to_string(pid) + "_" + std::to_string(std::hash<std::string>{}(key) % 1000000007);
   auto admin = store::pg::PgConnection::connect(server);
   REQUIRE_MESSAGE(admin, (admin ? "" : admin.error()));
   auto made = (*admin)->exec("CREATE SCHEMA IF NOT EXISTS " + schema);
