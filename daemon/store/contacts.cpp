@@ -40,6 +40,20 @@ constexpr const char* kInsert =
     "INSERT INTO contacts (email, first_name, last_name, status, attrs, created_at, updated_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(email) DO NOTHING RETURNING id";
 
+// A row of kSelect (attrs left as parsed: callers check it is an object).
+Contact contact_from(const Statement& row) {
+  Contact c;
+  c.id = row.column_int(0);
+  c.email = row.column_text(1);
+  c.first_name = row.column_text(2);
+  c.last_name = row.column_text(3);
+  c.status = row.column_text(4);
+  c.attrs = nlohmann::json::parse(row.column_text(5), nullptr, false);
+  c.created_at = row.column_int(6);
+  c.updated_at = row.column_int(7);
+  return c;
+}
+
 }  // namespace
 
 bool is_contact_status(std::string_view status) {
@@ -62,15 +76,7 @@ Result<std::optional<Contact>> ContactRepository::read_one(Statement& stmt) {
     stmt.reset();
     return std::optional<Contact>();
   }
-  Contact c;
-  c.id = stmt.column_int(0);
-  c.email = stmt.column_text(1);
-  c.first_name = stmt.column_text(2);
-  c.last_name = stmt.column_text(3);
-  c.status = stmt.column_text(4);
-  c.attrs = nlohmann::json::parse(stmt.column_text(5), nullptr, false);
-  c.created_at = stmt.column_int(6);
-  c.updated_at = stmt.column_int(7);
+  Contact c = contact_from(stmt);
   stmt.reset();
   if (!c.attrs.is_object()) return fail("contact " + std::to_string(c.id) + ": attrs is not a JSON object");
 
@@ -143,18 +149,7 @@ Result<std::vector<Contact>> ContactRepository::find_many(const std::vector<std:
   auto stmt = db_.cached(std::string(kSelect) + "WHERE id " + in_list + " ORDER BY id");
   if (!stmt) return std::unexpected(stmt.error());
   out.reserve(ids.size());
-  auto s = (*stmt)->bind(1, list).each([&](const Statement& row) {
-    Contact c;
-    c.id = row.column_int(0);
-    c.email = row.column_text(1);
-    c.first_name = row.column_text(2);
-    c.last_name = row.column_text(3);
-    c.status = row.column_text(4);
-    c.attrs = nlohmann::json::parse(row.column_text(5), nullptr, false);
-    c.created_at = row.column_int(6);
-    c.updated_at = row.column_int(7);
-    out.push_back(std::move(c));
-  });
+  auto s = (*stmt)->bind(1, list).each([&](const Statement& row) { out.push_back(contact_from(row)); });
   if (!s) return std::unexpected(s.error());
   for (const auto& c : out)
     if (!c.attrs.is_object()) return fail("contact " + std::to_string(c.id) + ": attrs is not a JSON object");
