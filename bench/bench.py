@@ -55,7 +55,7 @@ CAMPAIGND = BUILD / "campaignd"
 SEGMENT_BENCH = BUILD / "bench" / "segment_bench"
 RENDER_BENCH = BUILD / "bench" / "render_bench"
 STATUS_BENCH = BUILD / "bench" / "status_bench"
-PARTS = "abcdefg"
+PARTS = "abcdefgh"
 
 
 def use_build(folder):
@@ -190,7 +190,7 @@ def sql(db, query, timeout=120):
 # ---- sites: a config, a data dir and a campaigns folder per part --------------------------------
 
 class Site:
-    def __init__(self, ws, name, transport, campaigns=(), http_port=None, data_dir=None, concurrency=4):
+    def __init__(self, ws, name, transport, campaigns=(), http_port=None, data_dir=None, concurrency=4, store=None):
         self.dir = ws / name
         self.dir.mkdir()
         (self.dir / "campaigns").mkdir()
@@ -213,7 +213,8 @@ class Site:
             f"  url: {transport}\n"
             f"  concurrency: {concurrency}\n"
             "  rate: 0\n"
-            "log_level: info\n")
+            "log_level: info\n" +
+            (f'store: {{ url: "{store}", heartbeat: 1s, lease: 5s }}\n' if store else ""))
 
     @property
     def db(self):
@@ -221,6 +222,10 @@ class Site:
 
     def cli(self, *args):
         return [CAMPAIGND, *args, "--config", self.config]
+
+
+def psql(url, query, timeout=120):
+    return run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", query], timeout)[1].strip()
 
 
 def head_csv(src, dst, rows):
@@ -413,6 +418,55 @@ class Bench:
         self.note(f"(a) campaignd: `run --once` end to end (start, segment, render, SMTP, bookkeeping, exit) "
                   f"of {n:,} contacts ({n - sent:,} unsubscribed); both into one smtp-sink on loopback. "
                   f"campaignd used {cpu:.1f} CPU-s in {ours:.1f} s ({100 * cpu / ours:.0f}% of one core).")
+
+    # -- (h) several nodes on one PostgreSQL -----------------------------------------------------
+    def nodes(self):
+        n, sessions = self.size["send"], self.size["sessions"]
+        cluster = ROOT / "scripts" / "pg-test-cluster.sh"
+        # Not under the work folder: that is root's 0700 mkdtemp, and the server runs as postgres.
+        pg_dir = Path(tempfile.mkdtemp(prefix="campaignd-bench-pg-"))
+        url = run(["bash", cluster, "start", pg_dir], 120)[1].strip()
+        try:
+            csv_file = head_csv(self.contacts_csv, self.ws / "nodes-contacts.csv", n)
+            rates = []
+            for count in (1, 2, 3):
+                schema = f"nodes{count}"
+                psql(url, f"CREATE SCHEMA {schema}")
+                store = url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+                sites = [Site(self.ws, f"nodes{count}-{i}", f"smtp://127.0.0.1:{self.sink_port}", concurrency=sessions,
+                              store=store) for i in range(count)]
+                run(sites[0].cli("import", "contacts", csv_file), 900)
+                daemons = [Background(s.cli("run"), s.dir / "daemon.log", cwd=s.dir) for s in sites]
+                for s in sites:
+                    wait_for_health(s.http_port, 60)
+                t = time.monotonic()
+                for s in sites:  # each node renders from the file; the leader starts it
+                    shutil.copy(FIXTURES / "campaigns" / "bench-send.yaml", s.dir / "campaigns")
+                deadline = t + 1800
+                while True:
+                    total, pending = (int(x or 0) for x in psql(
+                        store, "SELECT COUNT(*), COUNT(*) FILTER (WHERE state IN ('queued', 'sending')) FROM sends").split("|"))
+                    if total > 0 and pending == 0:
+                        break
+                    if time.monotonic() > deadline:
+                        raise BenchError(f"{count} nodes: {pending} of {total} sends still pending")
+                    self.sink_alive()
+                    time.sleep(0.1)
+                secs = time.monotonic() - t
+                sent = int(psql(store, "SELECT COUNT(*) FROM sends WHERE state = 'sent'"))
+                split = psql(store, "SELECT COUNT(*) FROM sends WHERE state = 'sent' GROUP BY lease_owner ORDER BY 1")
+                for d in daemons:
+                    d.stop()
+                rates.append(sent / secs)
+                self.note(f"(h) {count} node(s): {sent:,} sent in {secs:.1f} s ({sent / secs:,.0f} msg/s), "
+                          f"per node {', '.join(split.split())}")
+            self.row(f"(h) send rate with 1 / 2 / 3 nodes on one PostgreSQL, {n:,} msgs, {sessions} sessions each",
+                     " / ".join(f"{r:,.0f}" for r in rates) + " msg/s", "1 node", f"{rates[2] / rates[0]:.2f}x (3 vs 1)",
+                     "does not fall", yes(rates[2] >= 0.9 * rates[0]))
+            self.note("(h) from dropping the campaign file until no send is queued or in flight; every node on this "
+                      "machine shares its 2 cores with PostgreSQL and smtp-sink, so more nodes cannot add speed here.")
+        finally:
+            run(["bash", cluster, "stop", pg_dir], 120)
 
     # -- (d) memory ------------------------------------------------------------------------------
     def memory(self):
@@ -668,7 +722,7 @@ def main():
             bench.part("(f) rendering", bench.rendering)
         if "c" in only:
             bench.part("(c) events", bench.events)
-        if "a" in only or "d" in only:
+        if "a" in only or "d" in only or "h" in only:
             bench.part("smtp-sink", bench.start_sink)
         if "a" in only:
             bench.part("(a) send pipeline", bench.send_pipeline)
@@ -676,6 +730,8 @@ def main():
             bench.part("(d) memory", bench.memory)
         if "g" in only:
             bench.part("(g) /status", bench.status_page)
+        if "h" in only:
+            bench.part("(h) several nodes", bench.nodes)
     finally:
         Background.stop_all()
     text = report(bench, machine(), started, load_start, os.getloadavg()[0], time.monotonic() - t0)
