@@ -252,8 +252,8 @@ void DeliveryEngine::release(const std::vector<store::ClaimedSend>& items, util:
 
 void DeliveryEngine::write_releases(const std::vector<Release>& releases) {
   deferred_ += static_cast<std::int64_t>(releases.size());
-  record(releases.front().send, [releases, now = clock_.now()](const store::Database& db) -> Status {
-    store::SendRepository sends(db);
+  record(releases.front().send, [releases, now = clock_.now(), owner = settings_.node_id](const store::Database& db) -> Status {
+    store::SendRepository sends(db, owner);
     for (const auto& r : releases)
       if (auto s = sends.mark_deferred(r.send.id, r.at, 0, r.reason, now); !s) return s;
     return {};
@@ -667,8 +667,8 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
     spdlog::info("campaign {} contact {}: skipped: {}", name, item.contact_id, reason);
     record(
         item,
-        [id = item.id, reason, now = clock_.now()](const store::Database& db) {
-          return store::SendRepository(db).mark_skipped(id, reason, now);
+        [id = item.id, reason, now = clock_.now(), owner = settings_.node_id](const store::Database& db) {
+          return store::SendRepository(db, owner).mark_skipped(id, reason, now);
         },
         &worker);
     return {Verdict::skipped, reason};
@@ -711,8 +711,8 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
     spdlog::error("campaign {} contact {}: cannot render: {}", name, item.contact_id, message.error());
     record(
         item,
-        [id = item.id, err = message.error(), now = clock_.now()](const store::Database& db) {
-          return store::SendRepository(db).mark_failed(id, 0, "render: " + err, now);
+        [id = item.id, err = message.error(), now = clock_.now(), owner = settings_.node_id](const store::Database& db) {
+          return store::SendRepository(db, owner).mark_failed(id, 0, "render: " + err, now);
         },
         &worker);
     return {Verdict::failed, "render"};
@@ -752,8 +752,9 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
     ++retried_;
     record(
         item,
-        [item, result, at = backoff(item.attempts + 1), now = clock_.now()](const store::Database& db) {
-          return store::SendRepository(db).mark_retry(item.id, at, result.code, result.reply, now);
+        [item, result, at = backoff(item.attempts + 1), now = clock_.now(),
+         owner = settings_.node_id](const store::Database& db) {
+          return store::SendRepository(db, owner).mark_retry(item.id, at, result.code, result.reply, now);
         },
         &worker);
     return {Verdict::retried, reply};
@@ -813,8 +814,8 @@ std::optional<DeliveryEngine::WriteJob> DeliveryEngine::settle(Pending& item, co
       spdlog::warn("destination {} asked us to slow down ({}); its sends wait until {}", item.destination,
                    done.reason, util::format_iso8601(at));
       return [id = item.send.id, at, reason = "deferred: " + item.destination + " asked us to slow down: " + done.reason,
-              now = clock_.now()](const store::Database& db) {
-        return store::SendRepository(db).mark_deferred(id, at, 0, reason, now);
+              now = clock_.now(), owner = settings_.node_id](const store::Database& db) {
+        return store::SendRepository(db, owner).mark_deferred(id, at, 0, reason, now);
       };
     }
     case Verdict::deferred_relay:
@@ -965,7 +966,8 @@ void DeliveryEngine::record_failure(const store::ClaimedSend& item, const transp
                                     WorkerState& worker) {
   record(item, [this, item, result, now = clock_.now()](const store::Database& db) -> Status {
     std::string reply = result.enhanced.empty() ? result.reply : result.enhanced + " " + result.reply;
-    if (auto s = store::SendRepository(db).mark_failed(item.id, result.code, reply, now); !s) return s;
+    if (auto s = store::SendRepository(db, settings_.node_id).mark_failed(item.id, result.code, reply, now); !s)
+      return s;
     // A refusal at send time is a bounce too (RFC 3463): 5.1.x suppresses the address,
     // 5.7.x (policy, reputation) is about us and suppresses no one.
     if (!recorder_ || result.code < 500) return {};

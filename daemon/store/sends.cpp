@@ -107,18 +107,18 @@ Status SendRepository::mark_retry(std::int64_t id, util::UnixTime next_attempt_a
                                   util::UnixTime now) {
   auto stmt = db_.cached(
       "UPDATE sends SET state = 'queued', attempts = attempts + 1, next_attempt_at = ?2, last_code = ?3, "
-      "last_error = ?4, updated_at = ?5 WHERE id = ?1");
+      "last_error = ?4, updated_at = ?5 WHERE id = ?1 AND (lease_owner IS NULL OR lease_owner = ?6 OR ?6 = '')");
   if (!stmt) return std::unexpected(stmt.error());
-  return (*stmt)->bind(1, id).bind(2, next_attempt_at).bind(3, code).bind(4, reply).bind(5, now).run();
+  return (*stmt)->bind(1, id).bind(2, next_attempt_at).bind(3, code).bind(4, reply).bind(5, now).bind(6, owner_).run();
 }
 
 Status SendRepository::mark_deferred(std::int64_t id, util::UnixTime next_attempt_at, int code,
                                      const std::string& reason, util::UnixTime now) {
   auto stmt = db_.cached(
       "UPDATE sends SET state = 'queued', next_attempt_at = ?2, last_code = ?3, last_error = ?4, updated_at = ?5 "
-      "WHERE id = ?1 AND state = 'sending'");
+      "WHERE id = ?1 AND state = 'sending' AND (lease_owner IS NULL OR lease_owner = ?6 OR ?6 = '')");
   if (!stmt) return std::unexpected(stmt.error());
-  return (*stmt)->bind(1, id).bind(2, next_attempt_at).bind(3, code).bind(4, reason).bind(5, now).run();
+  return (*stmt)->bind(1, id).bind(2, next_attempt_at).bind(3, code).bind(4, reason).bind(5, now).bind(6, owner_).run();
 }
 
 Result<std::vector<SendRepository::DeferredGroup>> SendRepository::deferred_summary(int limit) {
@@ -138,15 +138,17 @@ Result<std::vector<SendRepository::DeferredGroup>> SendRepository::deferred_summ
 Status SendRepository::mark_failed(std::int64_t id, int code, const std::string& reply, util::UnixTime now) {
   auto stmt = db_.cached(
       "UPDATE sends SET state = 'failed', attempts = attempts + 1, last_code = ?2, last_error = ?3, "
-      "updated_at = ?4 WHERE id = ?1");
+      "updated_at = ?4 WHERE id = ?1 AND (lease_owner IS NULL OR lease_owner = ?5 OR ?5 = '')");
   if (!stmt) return std::unexpected(stmt.error());
-  return (*stmt)->bind(1, id).bind(2, code).bind(3, reply).bind(4, now).run();
+  return (*stmt)->bind(1, id).bind(2, code).bind(3, reply).bind(4, now).bind(5, owner_).run();
 }
 
 Status SendRepository::mark_skipped(std::int64_t id, const std::string& reason, util::UnixTime now) {
-  auto stmt = db_.cached("UPDATE sends SET state = 'skipped', last_error = ?2, updated_at = ?3 WHERE id = ?1");
+  auto stmt = db_.cached(
+      "UPDATE sends SET state = 'skipped', last_error = ?2, updated_at = ?3 "
+      "WHERE id = ?1 AND (lease_owner IS NULL OR lease_owner = ?4 OR ?4 = '')");
   if (!stmt) return std::unexpected(stmt.error());
-  return (*stmt)->bind(1, id).bind(2, reason).bind(3, now).run();
+  return (*stmt)->bind(1, id).bind(2, reason).bind(3, now).bind(4, owner_).run();
 }
 
 namespace {

@@ -45,6 +45,11 @@ struct SendLease {
 class SendRepository {
  public:
   explicit SendRepository(const Database& db) : db_(db) {}
+  // `owner`: the node recording outcomes. On PostgreSQL a send that another node has claimed
+  // since (this one's lease ran out) is then left alone by mark_retry/deferred/failed/skipped:
+  // a node presumed dead cannot push back a send someone else now owns. mark_sent is not
+  // fenced: the message did go, and recording it stops the new owner sending it again.
+  SendRepository(const Database& db, std::string owner) : db_(db), owner_(std::move(owner)) {}
 
   // Adds a queued send for every subscribed, unsuppressed contact matching `where_sql` (over
   // contacts `c`) who has not left `topic` (when given) and has none yet for this campaign;
@@ -131,6 +136,7 @@ class SendRepository {
 
  private:
   const Database& db_;
+  std::string owner_;  // "" = no fence
 };
 
 }  // namespace campaignd::store

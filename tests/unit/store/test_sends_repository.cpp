@@ -329,3 +329,33 @@ TEST_CASE("sends: an address suppressed and then forgotten is still left out") {
   CHECK(*n == 1);
   CHECK(f.recipients(f.campaign) == std::vector<std::string>{"kept@example.com"});
 }
+
+TEST_CASE("sends: outcomes are fenced by the lease owner, except sent") {
+  SendsFixture f;
+  auto c1 = f.contact("ann@example.com");
+  auto c2 = f.contact("bob@example.com");
+  auto taken = f.send(c1, 0, "sending");
+  auto mine = f.send(c2, 0, "sending");
+  // Another node claimed `taken` after this one's lease ran out; `mine` is still this node's.
+  REQUIRE(f.db.exec("UPDATE sends SET lease_owner = 'other:1:1' WHERE id = " + std::to_string(taken)));
+  REQUIRE(f.db.exec("UPDATE sends SET lease_owner = 'me:1:1' WHERE id = " + std::to_string(mine)));
+  SendRepository me(f.db, "me:1:1");
+  auto state = [&](std::int64_t id) {
+    return testing::query_text(f.db, "SELECT state FROM sends WHERE id = " + std::to_string(id));
+  };
+  REQUIRE(me.mark_retry(taken, 100, 451, "later", 50));
+  REQUIRE(me.mark_deferred(taken, 100, 0, "deferred", 50));
+  REQUIRE(me.mark_failed(taken, 550, "no", 50));
+  REQUIRE(me.mark_skipped(taken, "why", 50));
+  CHECK(state(taken) == "sending");  // untouched: the other node owns it now
+  REQUIRE(me.mark_failed(mine, 550, "no", 50));
+  CHECK(state(mine) == "failed");
+  // The message did go: recording it stops the new owner from sending it a second time.
+  REQUIRE(me.mark_sent(taken, "m1@acme.example", 250, 60));
+  CHECK(state(taken) == "sent");
+  // Without an owner (a single node, the CLI) there is no fence.
+  auto third = f.send(f.contact("cat@example.com"), 0, "sending");
+  REQUIRE(f.db.exec("UPDATE sends SET lease_owner = 'other:1:1' WHERE id = " + std::to_string(third)));
+  REQUIRE(SendRepository(f.db).mark_skipped(third, "why", 50));
+  CHECK(state(third) == "skipped");
+}
