@@ -286,13 +286,16 @@ dkim:
             return f.read().decode(errors="replace")
 
     def query(self, sql):
-        """Rows of `sql` on this daemon's store (SQLite file or PostgreSQL schema), as text."""
+        """Rows of `sql` on this daemon's store (SQLite file or PostgreSQL schema), as text. A
+        statement without rows (UPDATE, DELETE) is committed."""
         if self.store_url:
             return psql(self.store_url, sql)
         import sqlite3
         db = sqlite3.connect(os.path.join(self.path, "var", "campaignd.db"))
         try:
-            return [["" if v is None else str(v) for v in row] for row in db.execute(sql).fetchall()]
+            rows = [["" if v is None else str(v) for v in row] for row in db.execute(sql).fetchall()]
+            db.commit()  # an UPDATE or DELETE takes effect, as it does through psql
+            return rows
         finally:
             db.close()
 

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -76,11 +75,8 @@ class Automation(unittest.TestCase):
             self.assertLess(first[1]["time"] - confirmed_at, 3)
             # A message the server has but whose outcome is not yet committed may go again after a
             # crash (that is the in-flight bound); kill once step 1 is recorded as sent.
-            db_path = os.path.join(work.path, "var", "campaignd.db")
-
             def recorded():
-                with sqlite3.connect(db_path, timeout=10) as db:
-                    return db.execute("SELECT COUNT(*) FROM sends WHERE state = 'sent'").fetchone()[0] >= 2
+                return int(work.query("SELECT COUNT(*) FROM sends WHERE state = 'sent'")[0][0]) >= 2
             harness.wait_for(recorded, timeout=10, what="step 1 recorded as sent")
             # Kill the daemon before step 2 is due; start it again after step 3 would have been due.
             work.stop(signal.SIGKILL)

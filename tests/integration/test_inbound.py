@@ -9,7 +9,6 @@ import email.policy
 import json
 import os
 import re
-import sqlite3
 import sys
 import tempfile
 import unittest
@@ -43,9 +42,8 @@ class Inbound(unittest.TestCase):
             for m in smtp.messages():
                 msg = email.message_from_bytes(smtp.raw(m), policy=email.policy.default)
                 sent[m["rcpt_tos"][0]] = msg
-            db = sqlite3.connect(os.path.join(work.path, "var", "campaignd.db"))
-            status = lambda e: db.execute("SELECT status FROM contacts WHERE email = ?", (e,)).fetchone()[0]
-            count = lambda kind: db.execute("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,)).fetchone()[0]
+            status = lambda e: work.query(f"SELECT status FROM contacts WHERE email = '{e}'")[0][0]
+            count = lambda kind: int(work.query(f"SELECT COUNT(*) FROM events WHERE kind = '{kind}'")[0][0])
 
             mid = sent["i0@example.com"]["Message-ID"]
             reply = crlf(f"""
@@ -66,7 +64,7 @@ On Tue, 24 Nov 2026, Acme wrote:
             r = self.post(reply)
             self.assertEqual((r["kind"], r["matched"]), ("replied", True))
             self.post(reply)  # again: recorded once
-            row = db.execute("SELECT data FROM events WHERE kind = 'replied'").fetchall()
+            row = work.query("SELECT data FROM events WHERE kind = 'replied'")
             self.assertEqual(len(row), 1)
             self.assertIn("catalogue", json.loads(row[0][0])["snippet"])
             self.assertNotIn("Spring news", json.loads(row[0][0])["snippet"])

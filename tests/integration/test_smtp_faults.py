@@ -5,7 +5,6 @@ send but suppresses no one; a connection dropped after the data, and a server th
 the timeout, are retried and never counted as sent without a 250."""
 
 import os
-import sqlite3
 import sys
 import tempfile
 import unittest
@@ -31,10 +30,10 @@ class SmtpFaults(unittest.TestCase):
             work.drop_campaign("f.yaml", 'name: f\nfrom: "Acme <news@acme.example>"\nsubject: "Hi"\n'
                                          "template: spring-sale\nsegment: all\n")
             c = work.wait_campaign_done("f", timeout=90)
-            db = sqlite3.connect(os.path.join(work.path, "var", "campaignd.db"))
-            state = dict(db.execute("SELECT c.email, s.state FROM sends s JOIN contacts c ON c.id = s.contact_id"))
-            attempts = dict(db.execute("SELECT c.email, s.attempts FROM sends s JOIN contacts c ON c.id = s.contact_id"))
-            status = dict(db.execute("SELECT email, status FROM contacts"))
+            state = dict(work.query("SELECT c.email, s.state FROM sends s JOIN contacts c ON c.id = s.contact_id"))
+            attempts = {e: int(n) for e, n in
+                        work.query("SELECT c.email, s.attempts FROM sends s JOIN contacts c ON c.id = s.contact_id")}
+            status = dict(work.query("SELECT email, status FROM contacts"))
             accepted = [m["rcpt_tos"][0] for m in smtp.messages()]
 
             self.assertEqual(state["ok@example.com"], "sent")
@@ -44,9 +43,9 @@ class SmtpFaults(unittest.TestCase):
 
             self.assertEqual(state["bad@example.com"], "failed")
             self.assertEqual(status["bad@example.com"], "bounced", "5.1.1 is a hard bounce")
-            self.assertIn("bad@example.com", {r[0] for r in db.execute("SELECT email FROM suppressions")})
-            reply = db.execute("SELECT s.last_error FROM sends s JOIN contacts c ON c.id = s.contact_id "
-                               "WHERE c.email = 'bad@example.com'").fetchone()[0]
+            self.assertIn("bad@example.com", {r[0] for r in work.query("SELECT email FROM suppressions")})
+            reply = work.query("SELECT s.last_error FROM sends s JOIN contacts c ON c.id = s.contact_id "
+                               "WHERE c.email = 'bad@example.com'")[0][0]
             self.assertIn("5.1.1", reply)
 
             self.assertEqual(state["policy@example.com"], "failed")

@@ -9,7 +9,6 @@ import email.policy
 import json
 import os
 import re
-import sqlite3
 import sys
 import tempfile
 import unittest
@@ -50,10 +49,9 @@ class Subscribe(unittest.TestCase):
             self.assertIn("Nova", text)
             link = re.search(r"http://127\.0\.0\.1:\d+/c/[A-Za-z0-9_.\-]+", text).group(0)
 
-            db = sqlite3.connect(os.path.join(work.path, "var", "campaignd.db"))
-            status = lambda e: db.execute("SELECT status FROM contacts WHERE email = ?", (e,)).fetchone()[0]
+            status = lambda e: work.query(f"SELECT status FROM contacts WHERE email = '{e}'")[0][0]
             self.assertEqual(status("new.person@example.com"), "pending")
-            attrs = json.loads(db.execute("SELECT attrs FROM contacts WHERE email = 'new.person@example.com'").fetchone()[0])
+            attrs = json.loads(work.query("SELECT attrs FROM contacts WHERE email = 'new.person@example.com'")[0][0])
             self.assertEqual(attrs["city"], "Oslo")
 
             # A pending contact is in no segment.

@@ -7,7 +7,6 @@ import email
 import re
 import email.policy
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -49,8 +48,7 @@ class Unsubscribe(unittest.TestCase):
             path = urllib.parse.urlparse(url).path
             self.assertTrue(path.startswith("/u/"), url)
 
-            db = sqlite3.connect(os.path.join(work.path, "var", "campaignd.db"))
-            status = lambda: db.execute("SELECT status FROM contacts WHERE email = ?", (victim,)).fetchone()[0]
+            status = lambda: work.query(f"SELECT status FROM contacts WHERE email = '{victim}'")[0][0]
 
             # GET shows a page and changes nothing.
             code, body = work.http("GET", path, token=None)
@@ -84,7 +82,7 @@ class Unsubscribe(unittest.TestCase):
             # Posting again is harmless.
             code, _ = work.http("POST", path, body=b"List-Unsubscribe=One-Click", token=None)
             self.assertEqual(code, 200)
-            events = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'unsubscribed'").fetchone()[0]
+            events = int(work.query("SELECT COUNT(*) FROM events WHERE kind = 'unsubscribed'")[0][0])
             self.assertEqual(events, 1)
             self.assertEqual(work.stop(), 0)
         finally:

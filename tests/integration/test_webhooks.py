@@ -13,7 +13,6 @@ import hmac
 import json
 import os
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -58,8 +57,7 @@ class Webhooks(unittest.TestCase):
             for m in smtp.messages():
                 msg = email.message_from_bytes(smtp.raw(m), policy=email.policy.default)
                 ids[m["rcpt_tos"][0]] = str(msg["Message-ID"])
-            db = sqlite3.connect(os.path.join(work.path, "var", "campaignd.db"))
-            status = lambda e: db.execute("SELECT status FROM contacts WHERE email = ?", (e,)).fetchone()[0]
+            status = lambda e: work.query(f"SELECT status FROM contacts WHERE email = '{e}'")[0][0]
 
             # Mailgun: a permanent failure for w0 -> hard bounce, suppressed.
             event = {"id": "mg-evt-1", "event": "failed", "severity": "permanent", "recipient": "w0@example.com",
@@ -73,13 +71,13 @@ class Webhooks(unittest.TestCase):
             self.assertEqual(json.loads(resp)["accepted"], 1)
             # Durable before the 2xx: kill at once and look.
             work.stop(signal.SIGKILL)
-            db2 = sqlite3.connect(os.path.join(work.path, "var", "campaignd.db"))
-            row = db2.execute("SELECT e.kind, s.contact_id FROM events e JOIN sends s ON s.id = e.send_id "
-                              "WHERE e.provider_event_id LIKE '%mg-evt-1%'").fetchone()
-            self.assertIsNotNone(row, "the accepted event survived SIGKILL")
+            rows = work.query("SELECT e.kind, s.contact_id FROM events e JOIN sends s ON s.id = e.send_id "
+                              "WHERE e.provider_event_id LIKE '%mg-evt-1%'")
+            self.assertTrue(rows, "the accepted event survived SIGKILL")
+            row = rows[0]
             self.assertEqual(row[0], "bounced")
             self.assertEqual(status("w0@example.com"), "bounced")
-            supp = db2.execute("SELECT COUNT(*) FROM suppressions WHERE email = 'w0@example.com'").fetchone()[0]
+            supp = int(work.query("SELECT COUNT(*) FROM suppressions WHERE email = 'w0@example.com'")[0][0])
             self.assertEqual(supp, 1)
             work.start()
 
@@ -104,7 +102,7 @@ class Webhooks(unittest.TestCase):
                 self.assertEqual(code, 200, resp)
             self.assertEqual(json.loads(resp)["duplicates"], 1)
             self.assertEqual(status("w1@example.com"), "complained")
-            n = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'complained'").fetchone()[0]
+            n = int(work.query("SELECT COUNT(*) FROM events WHERE kind = 'complained'")[0][0])
             self.assertEqual(n, 1)
 
             # Malformed JSON with a valid signature: 400 with a reason. Unknown provider: 404.
