@@ -288,7 +288,7 @@ DeliveryEngine::Destination& DeliveryEngine::destination_locked(const std::strin
   if (auto l = settings_.destinations.find(name); l != settings_.destinations.end()) limits = l->second;
   else if (auto d = settings_.destinations.find("*"); d != settings_.destinations.end()) limits = d->second;
   auto& created = destinations_.emplace(name, Destination{FlowGate(limits, settings_.throttle, now_ms), {}}).first->second;
-  created.gate.set_share(rate_share_);
+  created.gate.set_share(rate_share_.load());
   return created;
 }
 
@@ -717,6 +717,8 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
         &worker);
     return {Verdict::failed, "render"};
   }
+  // A campaign's `throttle:` holds for all nodes together, as relay and destination rates do.
+  if (const auto& throttle = campaign->campaign.throttle) campaign->throttle.set_rate(throttle->per_second() * rate_share_);
   if (!campaign->throttle.acquire(stopping_)) {
     release({item}, 0);
     return {Verdict::returned, {}};
@@ -849,7 +851,7 @@ std::optional<DeliveryEngine::WriteJob> DeliveryEngine::settle(Pending& item, co
 
 void DeliveryEngine::set_rate_share(double share) {
   std::lock_guard lock(mutex_);
-  if (share == rate_share_) return;
+  if (share == rate_share_.load()) return;
   rate_share_ = share;
   for (auto& r : relays_) r->gate.set_share(share);
   for (auto& [name, d] : destinations_) d.gate.set_share(share);

@@ -239,7 +239,7 @@ class DeliveryEngine {
   std::condition_variable dispatcher_wake_;
   std::vector<std::unique_ptr<Relay>> relays_;
   std::map<std::string, Destination> destinations_;
-  double rate_share_ = 1.0;  // guarded by mutex_
+  std::atomic<double> rate_share_{1.0};  // written under mutex_; read by workers for campaign throttles
   std::string cursor_;  // the destination served last: round-robin from the next one
   size_t queued_ = 0;   // Pending in all destination queues
   int busy_workers_ = 0;
