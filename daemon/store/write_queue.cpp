@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace campaignd::store {
 
 namespace {
@@ -14,11 +16,10 @@ constexpr size_t kGatherTarget = 16;
 WriteQueue::WriteQueue(Database db) : db_(std::move(db)) {
   // The writer touches the same index pages batch after batch (the events table's tail, the
   // aggregates of migration 4): a page cache of 16 MB instead of SQLite's 2 MB keeps them in
-  // memory rather than re-reading them from the file. A checkpoint every 4,000 WAL pages
-  // (16 MB) instead of 1,000 copies each of those pages once for four times as many commits,
-  // and syncs a quarter as often; the checkpoint runs on this thread, inside a commit. Both are
-  // per connection: readers keep the defaults.
-  if (db_.dialect() == Dialect::sqlite) (void)db_.exec("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4000");
+  // memory rather than re-reading them from the file. Per connection: readers keep the default.
+  // (The WAL keeps SQLite's checkpoint every 1,000 pages: a larger threshold lets the WAL itself
+  // fill a small disk, and a full disk then never reaches the checkpoint that would free it.)
+  if (db_.dialect() == Dialect::sqlite) (void)db_.exec("PRAGMA cache_size = -16384");
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -136,6 +137,11 @@ void WriteQueue::run_batch(std::deque<Item>& batch) {
     batch_status = step("COMMIT");
     if (!batch_status) (void)step("ROLLBACK");
   }
+  // A full disk: write what the WAL holds back into the database and truncate it, so the space
+  // the WAL took comes back once there is room again (the failed writes are retried by callers).
+  auto full = [](const Status& s) { return !s && s.error().find("database or disk is full") != std::string::npos; };
+  if (db_.dialect() == Dialect::sqlite && (full(batch_status) || std::any_of(results.begin(), results.end(), full)))
+    (void)db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   for (size_t i = 0; i < batch.size(); ++i) {
     Status s = !batch_status ? Status(std::unexpected(batch_status.error())) : results[i];
     if (batch[i].done) {
