@@ -172,13 +172,6 @@ class Importer {
 
  private:
   static Result<store::Database> open_database(const std::string& target) {
-    // A file's folder is made first (Database::open's rules: a URL of either engine or a path).
-    if (!target.starts_with("postgresql://") && !target.starts_with("postgres://")) {
-      std::error_code ec;
-      auto parent = fs::path(target.starts_with("sqlite://") ? target.substr(9) : target).parent_path();
-      if (!parent.empty()) fs::create_directories(parent, ec);
-      if (ec) return fail("cannot create " + parent.string() + ": " + ec.message());
-    }
     auto db = store::Database::open(target);
     if (!db) return std::unexpected(db.error());
     if (auto s = store::migrate(*db); !s) return std::unexpected(s.error());

@@ -39,7 +39,7 @@ std::optional<std::string> Statement::column_optional_text(int col) const {
 }
 
 Result<Database> Database::open(const std::string& target, OpenMode mode) {
-  if (target.starts_with("postgresql://") || target.starts_with("postgres://")) {
+  if (is_postgresql_url(target)) {
     auto engine = pg::PgDatabase::connect(target);
     if (!engine) return std::unexpected(engine.error());
     return Database(std::move(*engine));

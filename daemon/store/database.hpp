@@ -30,6 +30,11 @@ using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>
 
 enum class Dialect { sqlite, postgresql };
 
+// A store target naming PostgreSQL (`postgresql://…` or `postgres://…`); anything else is SQLite.
+inline bool is_postgresql_url(std::string_view target) {
+  return target.starts_with("postgresql://") || target.starts_with("postgres://");
+}
+
 // What one engine does for a prepared statement. Indices are 1-based for bindings and 0-based for
 // columns, as in SQLite's C API; a NULL column reads as 0 / 0.0 / "".
 class StatementEngine {
@@ -141,7 +146,7 @@ class Database {
   explicit Database(std::unique_ptr<DatabaseEngine> engine) : engine_(std::move(engine)) {}
 
   // `target` is a store URL: `sqlite://PATH`, `postgresql://…` / `postgres://…`, or a bare path
-  // (SQLite). SQLite opens (creating if needed) with WAL, synchronous=NORMAL, foreign keys and a
+  // (SQLite). SQLite opens (creating the file and its folder if needed) with WAL, synchronous=NORMAL, foreign keys and a
   // busy timeout; PostgreSQL connects with libpq (read_only changes nothing there).
   static Result<Database> open(const std::string& target, OpenMode mode = OpenMode::read_write);
 

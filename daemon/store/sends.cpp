@@ -64,22 +64,18 @@ Result<std::vector<ClaimedSend>> SendRepository::claim_due(util::UnixTime now, i
       "  ORDER BY next_attempt_at, id LIMIT ?2) "
       "RETURNING id, campaign_id, contact_id, attempts, context, next_attempt_at, variant");
   if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->bind(1, now).bind(2, limit);
   std::vector<std::pair<util::UnixTime, ClaimedSend>> rows;
-  while (true) {
-    auto row = (*stmt)->step();
-    if (!row) {
-      (*stmt)->reset();
-      return std::unexpected(row.error());
-    }
-    if (!*row) break;
-    rows.emplace_back((*stmt)->column_int(5),
-                      ClaimedSend{(*stmt)->column_int(0), (*stmt)->column_int(1), (*stmt)->column_int(2),
-                                  static_cast<int>((*stmt)->column_int(3)), (*stmt)->column_optional_text(4),
-                                  (*stmt)->column_optional_text(6)});
-  }
-  (*stmt)->reset();
-  // RETURNING gives no order: hand them out in due order, as they were chosen.
+  auto s = (*stmt)->bind(1, now).bind(2, limit).each([&](const Statement& row) {
+    rows.emplace_back(row.column_int(5),
+                      ClaimedSend{row.column_int(0), row.column_int(1), row.column_int(2),
+                                  static_cast<int>(row.column_int(3)), row.column_optional_text(4),
+                                  row.column_optional_text(6)});
+  });
+  if (!s) return std::unexpected(s.error());
+  return in_due_order(std::move(rows));
+}
+
+std::vector<ClaimedSend> in_due_order(std::vector<std::pair<util::UnixTime, ClaimedSend>> rows) {
   std::sort(rows.begin(), rows.end(),
             [](const auto& a, const auto& b) { return std::tie(a.first, a.second.id) < std::tie(b.first, b.second.id); });
   std::vector<ClaimedSend> out;

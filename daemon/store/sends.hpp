@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,10 @@ struct ClaimedSend {
   std::optional<std::string> context;  // JSON: what the message answers (autoresponses)
   std::optional<std::string> variant;  // A/B variant (sends.variant); none = the campaign as written
 };
+
+// Claimed sends with their next_attempt_at, handed out in due order (next_attempt_at, id):
+// UPDATE … RETURNING gives no order, on either engine.
+std::vector<ClaimedSend> in_due_order(std::vector<std::pair<util::UnixTime, ClaimedSend>> rows);
 
 struct SendRef {
   std::int64_t id = 0;

@@ -1,5 +1,7 @@
 #include "daemon/store/sqlite_database.hpp"
 
+#include <filesystem>
+
 #include "daemon/store/send_mix.hpp"
 #include "daemon/store/suppressions.hpp"
 
@@ -74,6 +76,12 @@ class SqliteStatement final : public StatementEngine {
 }  // namespace
 
 Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const std::string& path, OpenMode mode) {
+  if (mode == OpenMode::read_write) {
+    std::error_code ec;
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) return fail("cannot create " + parent.string() + ": " + ec.message());
+  }
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX |
               (mode == OpenMode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);

@@ -12,7 +12,7 @@ namespace campaignd::store {
 
 class SqliteDatabase final : public DatabaseEngine {
  public:
-  // Opens (creating if needed) with WAL, synchronous=NORMAL, foreign keys, a 10 s busy timeout,
+  // Opens (creating the file and its folder if needed) with WAL, synchronous=NORMAL, foreign keys, a 10 s busy timeout,
   // and campaignd's SQL functions registered.
   static Result<std::unique_ptr<SqliteDatabase>> open(const std::string& path, OpenMode mode);
 

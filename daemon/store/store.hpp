@@ -19,16 +19,13 @@ class Store {
   WriteQueue& writer() { return *writer_; }
   // A new connection for one reading thread; not shared between threads.
   Result<Database> open_reader() const { return Database::open(target_); }
-  Dialect dialect() const { return dialect_; }
+  Dialect dialect() const { return is_postgresql_url(target_) ? Dialect::postgresql : Dialect::sqlite; }
   // The SQLite file, or the PostgreSQL URL without its password: for logs and /status.
   const std::string& describe() const { return described_; }
-  // Kept for callers that name the SQLite file; the same as describe().
-  const std::string& path() const { return described_; }
 
  private:
   std::string target_;  // may hold a password: never log it
   std::string described_;
-  Dialect dialect_ = Dialect::sqlite;
   std::unique_ptr<WriteQueue> writer_;
 };
 

@@ -35,6 +35,14 @@ def psql(url, sql):
     return [line.split("\x1f") for line in out.splitlines() if line]
 
 
+def missing_and_duplicates(messages, addresses):
+    """Of `addresses`, those no message reached, and how many messages were extra copies."""
+    import collections
+    counts = collections.Counter(m["rcpt_tos"][0] for m in messages)
+    missing = [a for a in addresses if counts[a] == 0]
+    return missing, sum(c - 1 for c in counts.values() if c > 1)
+
+
 def with_schema(url, schema):
     return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
 

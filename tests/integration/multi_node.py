@@ -10,7 +10,6 @@ scripts/pg-test-cluster.sh, which starts a throwaway cluster). Without it the te
     MULTI_NODE_RECIPIENTS  (default 20000)
 """
 
-import collections
 import os
 import shutil
 import signal
@@ -72,9 +71,7 @@ class MultiNode(unittest.TestCase):
             seconds = time.monotonic() - started
 
             messages = smtp.messages()
-            counts = collections.Counter(m["rcpt_tos"][0] for m in messages)
-            missing = [r[0] for r in rows if counts[r[0]] == 0]
-            duplicates = sum(c - 1 for c in counts.values() if c > 1)
+            missing, duplicates = harness.missing_and_duplicates(messages, [r[0] for r in rows])
             split = {owner: int(n) for owner, n in psql(
                 f"SELECT lease_owner, COUNT(*) FROM {schema}.sends WHERE state = 'sent' GROUP BY 1 ORDER BY 1")}
             sent = sum(split.values())

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "daemon/store/pg/placeholders.hpp"
+#include "daemon/util/strings.hpp"
 
 namespace campaignd::store::pg {
 
@@ -24,26 +25,6 @@ void quiet_notices(void*, const char* message) {
 std::string trim_newline(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -249,7 +230,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& u
     size_t end = url.find_first_of("/?#", scheme);
     std::string authority = url.substr(scheme, end == std::string::npos ? std::string::npos : end - scheme);
     if (size_t at = authority.rfind('@'); at != std::string::npos) {
-      if (size_t colon = authority.find(':'); colon < at) conn->password_ = percent_decode(authority.substr(colon + 1, at - colon - 1));
+      if (size_t colon = authority.find(':'); colon < at) conn->password_ = util::percent_decode(authority.substr(colon + 1, at - colon - 1));
     }
   }
   if (PQstatus(conn->conn_.get()) != CONNECTION_OK) {

@@ -1,8 +1,5 @@
 #include "daemon/store/pg/pg_send_leases.hpp"
 
-#include <algorithm>
-#include <tuple>
-
 namespace campaignd::store::pg {
 
 Result<std::vector<ClaimedSend>> claim_due_leased(PgConnection& conn, std::string_view owner, util::UnixTime now,
@@ -24,13 +21,7 @@ Result<std::vector<ClaimedSend>> claim_due_leased(PgConnection& conn, std::strin
     rows.emplace_back(res->int64(r, 5),
                       ClaimedSend{res->int64(r, 0), res->int64(r, 1), res->int64(r, 2), static_cast<int>(res->int64(r, 3)),
                                   res->optional_text(r, 4), res->optional_text(r, 6)});
-  // RETURNING gives no order: hand them out in due order, as they were chosen.
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return std::tie(a.first, a.second.id) < std::tie(b.first, b.second.id); });
-  std::vector<ClaimedSend> out;
-  out.reserve(rows.size());
-  for (auto& [due, send] : rows) out.push_back(std::move(send));
-  return out;
+  return in_due_order(std::move(rows));
 }
 
 Result<std::int64_t> renew_leases(PgConnection& conn, std::string_view owner, util::UnixTime lease_until) {

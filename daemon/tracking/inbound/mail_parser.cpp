@@ -174,27 +174,6 @@ std::string unquote(std::string_view v) {
   return std::string(v.substr(0, end));
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    int hi, lo;
-    if (s[i] == '%' && i + 2 < s.size() && (hi = hex_value(s[i + 1])) >= 0 && (lo = hex_value(s[i + 2])) >= 0) {
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Entities
 
@@ -392,7 +371,7 @@ ContentType parse_content_type(std::string_view value) {
       name.pop_back();
       auto q1 = val.find('\'');
       auto q2 = q1 == std::string::npos ? q1 : val.find('\'', q1 + 1);
-      val = percent_decode(q2 == std::string::npos ? val : val.substr(q2 + 1));
+      val = util::percent_decode(q2 == std::string::npos ? val : val.substr(q2 + 1));
     }
     if (!name.empty() && !ct.params.count(name)) ct.params[name] = val;
   }
@@ -516,8 +495,8 @@ std::string decode_quoted_printable(std::string_view text, bool underscore_is_sp
     if (c == '_' && underscore_is_space) {
       out.push_back(' ');
     } else if (c == '=') {
-      int hi = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
-      int lo = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+      int hi = i + 1 < text.size() ? util::hex_value(text[i + 1]) : -1;
+      int lo = i + 2 < text.size() ? util::hex_value(text[i + 2]) : -1;
       if (hi >= 0 && lo >= 0) {
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
@@ -758,7 +737,7 @@ std::string html_to_text(std::string_view html) {
           long long cp = 0;
           bool hex = entity[1] == 'x' || entity[1] == 'X';
           for (std::size_t k = hex ? 2 : 1; k < entity.size() && cp <= 0x10FFFF; ++k) {
-            int d = hex ? hex_value(entity[k]) : (std::isdigit(static_cast<unsigned char>(entity[k])) ? entity[k] - '0' : -1);
+            int d = hex ? util::hex_value(entity[k]) : (std::isdigit(static_cast<unsigned char>(entity[k])) ? entity[k] - '0' : -1);
             if (d < 0) {
               cp = -1;
               break;
