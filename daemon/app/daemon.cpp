@@ -419,11 +419,10 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     }
     // Rates are for all nodes together: each sends its part.
     engine.set_rate_share(1.0 / node.live_nodes());
+    // While sending, public hits (opens, clicks, webhooks) take turns: see set_public_handler_limit.
+    if (http) http->set_public_handler_limit(engine.idle() ? 0 : 2);
     // Only the leader starts campaigns and runs timers; the others send what is queued.
-    if (!node.leader()) {
-      if (http) http->set_public_handler_limit(engine.idle() ? 0 : 2);
-      continue;
-    }
+    if (!node.leader()) continue;
     auto ticked = scheduler.tick();
     if (!ticked) {
       spdlog::error("scheduler: {}", ticked.error());
@@ -442,8 +441,6 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
       status.set_loop_error("");
       if (*steps > 0) engine.poke();
     }
-    // While sending, public hits (opens, clicks, webhooks) take turns: see set_public_handler_limit.
-    if (http) http->set_public_handler_limit(engine.idle() ? 0 : 2);
     if (mode == RunMode::once && engine.idle()) {
       auto idle = scheduler.idle(false);
       if (idle && *idle) break;

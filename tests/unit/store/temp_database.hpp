@@ -53,6 +53,11 @@ inline bool testing_on_postgresql() {
   return store && std::string_view(store) == "postgresql";
 }
 
+// A PostgreSQL URL whose connections see `schema`'s tables.
+inline std::string with_search_path(const std::string& url, const std::string& schema) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+}
+
 // What a test opens for the SQLite file `path`: the path itself, or on PostgreSQL the test
 // server's URL with a search_path of a schema of its own, one per path (":memory:" is a new one
 // every time), created on first use. The test cluster is thrown away afterwards.
@@ -70,8 +75,7 @@ inline std::string store_target(const std::string& path) {
   REQUIRE_MESSAGE(admin, (admin ? "" : admin.error()));
   auto made = (*admin)->exec("CREATE SCHEMA IF NOT EXISTS " + schema);
   REQUIRE_MESSAGE(made, (made ? "" : made.error()));
-  std::string url = server;
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+  return with_search_path(server, schema);
 }
 
 inline store::Database open_migrated(const std::string& path) {

@@ -78,9 +78,7 @@ TEST_CASE("store copy: SQLite into PostgreSQL keeps rows and ids, rebuilds the a
   REQUIRE(store::SuppressionRepository(*lite).add("gone@example.com", "manual", 1500));
 
   testing::PgTestSchema schema;
-  auto url = testing::pg_test_url();
-  url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("options=-csearch_path%3D") + schema.name();
-  auto pg = store::Database::open(url);
+  auto pg = store::Database::open(testing::with_search_path(testing::pg_test_url(), schema.name()));
   REQUIRE_MESSAGE(pg, (pg ? "" : pg.error()));
   std::vector<std::string> progress;
   auto copied = store::copy_store(*lite, *pg, [&](const std::string& t, std::int64_t) { progress.push_back(t); });
