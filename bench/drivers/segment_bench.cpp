@@ -31,7 +31,9 @@ int capture_insert(unsigned type, void* out, void* stmt, void*) {
   if (!sql) return 0;
   std::string text(sql);
   sqlite3_free(sql);
-  if (text.starts_with("INSERT OR IGNORE INTO sends")) *static_cast<std::string*>(out) = text;
+  // The enqueue is the one INSERT into sends that selects its rows (enqueue_one binds VALUES).
+  if (text.starts_with("INSERT INTO sends") && text.find(" SELECT ") != std::string::npos)
+    *static_cast<std::string*>(out) = text;
   return 0;
 }
 
@@ -83,6 +85,10 @@ int run(const std::string& db_path, const std::string& rules_dir, const std::str
   (*store)->writer().stop();
   if (!s) {
     std::cerr << "segment_bench: " << s.error() << "\n";
+    return 1;
+  }
+  if (insert_sql.empty()) {
+    std::cerr << "segment_bench: no INSERT INTO sends ... SELECT was traced: update capture_insert\n";
     return 1;
   }
   std::ofstream(sql_out) << insert_sql << ";\n";
