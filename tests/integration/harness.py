@@ -154,7 +154,7 @@ class Workdir:
             self.schema = f"it_{os.getpid()}_{_schemas}"
             psql(PG_URL, f"CREATE SCHEMA {self.schema}")
             self.store_url = with_schema(PG_URL, self.schema)
-            extra_config = f'store: {{ url: "{self.store_url}" }}\n' + extra_config
+            extra_config = f'store: {{ url: "{self.store_url}", heartbeat: 1s, lease: 4s }}\n' + extra_config
         rsa, ed, self.dkim_records = make_dkim_keys(os.path.join(self.path, "keys"))
         self.campaigns = os.path.join(self.path, "campaigns")
         os.makedirs(self.campaigns)
