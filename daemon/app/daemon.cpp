@@ -19,6 +19,7 @@
 #include "daemon/analytics/rfm.hpp"
 #include "daemon/app/cluster_node.hpp"
 #include "daemon/app/signals.hpp"
+#include "daemon/app/campaign_sources.hpp"
 #include "daemon/automation/automation_engine.hpp"
 #include "daemon/app/status_page.hpp"
 #include "daemon/app/status_report.hpp"
@@ -300,9 +301,10 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
                                            {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir), our_addresses(cfg)});
   campaigns::SchedulerPaths scheduler_paths{
       campaigns_dir, {cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)}, confirmation_campaign(cfg),
-      [&automations](const std::vector<std::string>& files, std::map<std::int64_t, campaigns::PreparedCampaignPtr>& prepared,
+      [&automations](const std::vector<std::string>& files, const campaigns::LoaderPaths& paths, campaigns::LoadRole role,
+                     std::map<std::int64_t, campaigns::PreparedCampaignPtr>& prepared,
                      std::vector<PlacedError>& errors) -> Status {
-        if (auto s = automations.reload(files, errors); !s) return s;
+        if (auto s = automations.reload(files, paths, role, errors); !s) return s;
         prepared.merge(automations.prepared());
         return {};
       }};
@@ -328,6 +330,9 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     return NodeLoad{stats.sent, stats.send_rate};
   });
   settings.node_id = node.id();
+  CampaignSources sources(**store, scheduler,
+                          {campaigns_dir, cfg.resolve(cfg.templates_dir), cfg.resolve(cfg.rules_dir)},
+                          cfg.resolve(cfg.data_dir) + "/leader-files", node.id(), clock);
   tracking::EventRecorder recorder(**store, clock, {cfg.soft_bounce_limit});
   delivery::DeliveryEngine engine(**store, catalog, std::move(relays), composer, clock, settings, &recorder);
   sender = &engine;
@@ -379,7 +384,8 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   if (node.leader()) refresh_rfm();
   auto rfm_refreshed = std::chrono::steady_clock::now();
 
-  if (auto s = scheduler.reload(); !s) return std::unexpected(s.error());
+  // A follower loads the leader's copy before it sends, so it knows every campaign it may claim.
+  if (auto s = sources.refresh(node.leader(), true); !s) return std::unexpected(s.error());
   if (auto s = engine.start(); !s) return std::unexpected(s.error());
   std::unique_ptr<http::HttpServer> http;
   if (mode == RunMode::forever) {
@@ -413,16 +419,18 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (reload) {
-      if (auto s = scheduler.reload(); !s) spdlog::error("reload failed: {}", s.error());
+    if (auto loaded = sources.refresh(node.leader(), reload); !loaded) {
+      spdlog::error("reload failed: {}", loaded.error());
+    } else if (*loaded) {
       engine.poke();
     }
     // Rates are for all nodes together: each sends its part.
     engine.set_rate_share(1.0 / node.live_nodes());
     // While sending, public hits (opens, clicks, webhooks) take turns: see set_public_handler_limit.
     if (http) http->set_public_handler_limit(engine.idle() ? 0 : 2);
-    // Only the leader starts campaigns and runs timers; the others send what is queued.
-    if (!node.leader()) continue;
+    // Only the leader starts campaigns and runs timers; the others send what is queued. A
+    // copy of new files just published gets a second to reach the others first.
+    if (!node.leader() || !sources.settled()) continue;
     auto ticked = scheduler.tick();
     if (!ticked) {
       spdlog::error("scheduler: {}", ticked.error());

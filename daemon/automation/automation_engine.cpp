@@ -158,17 +158,23 @@ std::map<std::int64_t, campaigns::PreparedCampaignPtr> AutomationEngine::prepare
 // reload
 
 Status AutomationEngine::reload(const std::vector<std::string>& automation_files, std::vector<PlacedError>& errors) {
+  return reload(automation_files, {settings_.templates_dir, settings_.rules_dir}, campaigns::LoadRole::leader, errors);
+}
+
+Status AutomationEngine::reload(const std::vector<std::string>& automation_files, const campaigns::LoaderPaths& paths,
+                                campaigns::LoadRole role, std::vector<PlacedError>& errors) {
+  const bool follower = role == campaigns::LoadRole::follower;
   util::UnixTime now = clock_.now();
   std::vector<PlacedError> rule_errors;  // rule files are reported by the campaign loader
-  auto rules = segments::RuleBook::load(settings_.rules_dir, rule_errors);
+  auto rules = segments::RuleBook::load(paths.rules_dir, rule_errors);
   if (!rules) {
-    errors.push_back({{settings_.rules_dir, 0, 0}, rules.error()});
+    errors.push_back({{paths.rules_dir, 0, 0}, rules.error()});
     return {};
   }
   std::vector<CheckedAutomation> checked;
   std::map<std::string, std::string> seen;  // name -> file
   for (const auto& file : automation_files) {
-    auto loaded = load_automation(file, settings_.templates_dir, *rules, now);
+    auto loaded = load_automation(file, paths.templates_dir, *rules, now);
     if (!loaded) {
       errors.insert(errors.end(), loaded.error().begin(), loaded.error().end());
       continue;
@@ -191,6 +197,19 @@ Status AutomationEngine::reload(const std::vector<std::string>& automation_files
     auto s = store_.writer().run([&](const store::Database& db) -> Status {
       entry->step_campaign_ids.clear();
       store::CampaignRepository campaigns(db);
+      if (follower) {
+        // The leader's rows, read only; an automation it has not recorded yet waits for the next copy.
+        for (std::size_t i = 0; i < a.steps.size(); ++i) {
+          auto row = campaigns.find(a.step_campaign_name(i));
+          if (!row) return std::unexpected(row.error());
+          if (!*row) {
+            entry->step_campaign_ids.clear();
+            return {};
+          }
+          entry->step_campaign_ids.push_back((*row)->id);
+        }
+        return {};
+      }
       for (std::size_t i = 0; i < a.steps.size(); ++i) {
         auto row = campaigns.upsert(a.step_campaign_name(i), a.file, step_definition_json(a, i), now, now);
         if (!row) return std::unexpected(row.error());
@@ -208,6 +227,7 @@ Status AutomationEngine::reload(const std::vector<std::string>& automation_files
       return CursorRepository(db).create(a.name, *last);
     });
     if (!s) return s;
+    if (entry->step_campaign_ids.size() != a.steps.size()) continue;
     for (std::size_t i = 0; i < a.steps.size(); ++i) {
       std::int64_t id = entry->step_campaign_ids[i];
       present.insert(id);
@@ -219,7 +239,7 @@ Status AutomationEngine::reload(const std::vector<std::string>& automation_files
 
   // Steps of automations that went away (or no longer have that step) pause; their queued
   // sends wait, as a removed campaign's do.
-  auto s = store_.writer().run([&](const store::Database& db) -> Status {
+  auto s = follower ? Status{} : store_.writer().run([&](const store::Database& db) -> Status {
     store::CampaignRepository campaigns(db);
     auto rows = campaigns.list();
     if (!rows) return std::unexpected(rows.error());

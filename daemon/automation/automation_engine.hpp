@@ -22,6 +22,7 @@
 
 #include "daemon/automation/automation.hpp"
 #include "daemon/campaigns/prepared_campaign.hpp"
+#include "daemon/campaigns/campaign_loader.hpp"
 #include "daemon/segments/rule_book.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/util/clock.hpp"
@@ -57,6 +58,11 @@ class AutomationEngine {
   // it reacts only to what happens from now on. Automations no longer present stop (their
   // enrollments wait, their step rows are paused). Fails only on a store error.
   Status reload(const std::vector<std::string>& automation_files, std::vector<PlacedError>& errors);
+  // The same with templates and rules from `paths`. A follower (see campaigns::LoadRole) writes
+  // nothing: it looks up the step rows the leader recorded and leaves out an automation whose
+  // rows are not there yet.
+  Status reload(const std::vector<std::string>& automation_files, const campaigns::LoaderPaths& paths,
+                campaigns::LoadRole role, std::vector<PlacedError>& errors);
 
   // The step campaigns of the loaded automations by campaigns.id, to merge into the Catalog.
   std::map<std::int64_t, campaigns::PreparedCampaignPtr> prepared() const;

@@ -30,6 +30,10 @@ struct FolderLoad {
   std::vector<PlacedError> errors;
 };
 
+// Who loads: the leader records what it loads in the store; a follower (another node on the
+// same PostgreSQL) only reads what the leader recorded.
+enum class LoadRole { leader, follower };
+
 struct LoaderPaths {
   std::string templates_dir;
   std::string rules_dir;

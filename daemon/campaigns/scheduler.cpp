@@ -68,8 +68,26 @@ Scheduler::Scheduler(store::Store& store, Catalog& catalog, const util::Clock& c
 }
 
 Status Scheduler::reload() {
+  return reload({paths_.campaigns_dir, paths_.loader.templates_dir, paths_.loader.rules_dir}, LoadRole::leader);
+}
+
+Result<std::optional<store::CampaignRow>> Scheduler::campaign_row(const Campaign& c, const std::string& definition,
+                                                                  LoadRole role, util::UnixTime now) {
+  if (role == LoadRole::follower) return store::CampaignRepository(reader_).find(c.name);
+  store::CampaignRow row;
+  auto s = store_.writer().run([&](const store::Database& db) -> Status {
+    auto r = store::CampaignRepository(db).upsert(c.name, c.file, definition, c.schedule_at.value_or(now), now);
+    if (!r) return std::unexpected(r.error());
+    row = *r;
+    return {};
+  });
+  if (!s) return std::unexpected(s.error());
+  return row;
+}
+
+Status Scheduler::reload(const SourceFolders& folders, LoadRole role) {
   util::UnixTime now = clock_.now();
-  FolderLoad load = load_folder(paths_.campaigns_dir, paths_.loader, now);
+  FolderLoad load = load_folder(folders.campaigns_dir, folders.loader(), now);
   std::set<std::string> current_errors;
   for (const auto& e : load.errors) {
     auto text = e.to_string();
@@ -82,47 +100,49 @@ Status Scheduler::reload() {
   std::set<std::int64_t> present;
   for (auto& checked : load.campaigns) {
     Campaign& c = checked.campaign;
-    util::UnixTime schedule_at = c.schedule_at.value_or(now);
-    std::string definition = definition_json(c);
-    store::CampaignRow row;
-    auto s = store_.writer().run([&](const store::Database& db) -> Status {
-      auto r = store::CampaignRepository(db).upsert(c.name, c.file, definition, schedule_at, now);
-      if (!r) return std::unexpected(r.error());
-      row = *r;
-      return {};
-    });
-    if (!s) return s;
-    present.insert(row.id);
-    auto existing = catalog_.find(row.id);
+    auto row = campaign_row(c, definition_json(c), role, now);
+    if (!row) return std::unexpected(row.error());
+    if (!*row) continue;  // a follower ahead of the leader's first record of it
+    present.insert((*row)->id);
+    auto existing = catalog_.find((*row)->id);
     if (!existing || existing->campaign.fingerprint != c.fingerprint)
-      spdlog::info("campaign {} (id {}) loaded from {}: state {}", c.name, row.id, c.file, row.state);
-    prepared[row.id] = std::make_shared<const PreparedCampaign>(row.id, std::move(c), std::move(checked.templates),
-                                                                std::move(checked.variant_templates));
+      spdlog::info("campaign {} (id {}) loaded from {}: state {}", c.name, (*row)->id, c.file, (*row)->state);
+    prepared[(*row)->id] = std::make_shared<const PreparedCampaign>(
+        (*row)->id, std::move(c), std::move(checked.templates), std::move(checked.variant_templates));
   }
   if (paths_.confirmation) {
     Campaign c = *paths_.confirmation;
-    auto templates = render::TemplateSet::load(paths_.loader.templates_dir, c.template_name, c.subject, "subscribe");
+    auto templates = render::TemplateSet::load(folders.templates_dir, c.template_name, c.subject, "subscribe");
     if (!templates) {
       spdlog::error("double opt-in disabled: {}", templates.error());
-      load.errors.push_back({{paths_.loader.templates_dir, 0, 0}, "double opt-in: " + templates.error()});
+      load.errors.push_back({{folders.templates_dir, 0, 0}, "double opt-in: " + templates.error()});
     } else {
-      std::int64_t id = 0;
-      auto s = store_.writer().run([&](const store::Database& db) -> Status {
-        store::CampaignRepository campaigns(db);
-        auto row = campaigns.upsert(c.name, "", definition_json(c), now, now);
+      std::optional<std::int64_t> id;
+      if (role == LoadRole::follower) {
+        auto row = store::CampaignRepository(reader_).find(c.name);
         if (!row) return std::unexpected(row.error());
-        id = row->id;
-        if (row->state != "running") return campaigns.mark_started(id, 0, now);
-        return {};
-      });
-      if (!s) return s;
-      confirmation_id_ = id;
-      prepared[id] = std::make_shared<const PreparedCampaign>(id, std::move(c), std::move(*templates));
+        if (*row) id = (*row)->id;
+      } else {
+        auto s = store_.writer().run([&](const store::Database& db) -> Status {
+          store::CampaignRepository campaigns(db);
+          auto row = campaigns.upsert(c.name, "", definition_json(c), now, now);
+          if (!row) return std::unexpected(row.error());
+          id = row->id;
+          if (row->state != "running") return campaigns.mark_started(row->id, 0, now);
+          return {};
+        });
+        if (!s) return s;
+      }
+      if (id) {
+        confirmation_id_ = *id;
+        prepared[*id] = std::make_shared<const PreparedCampaign>(*id, std::move(c), std::move(*templates));
+      }
     }
   }
   if (paths_.automations) {
     std::vector<PlacedError> automation_errors;
-    if (auto s = paths_.automations(load.automation_files, prepared, automation_errors); !s) return s;
+    if (auto s = paths_.automations(load.automation_files, folders.loader(), role, prepared, automation_errors); !s)
+      return s;
     for (const auto& e : automation_errors) {
       auto text = e.to_string();
       if (!logged_errors_.contains(text)) spdlog::error("automation file rejected: {}", text);
@@ -132,6 +152,7 @@ Status Scheduler::reload() {
     load.errors.insert(load.errors.end(), automation_errors.begin(), automation_errors.end());
   }
   catalog_.replace(std::move(prepared), load.errors);
+  if (role == LoadRole::follower) return {};
 
   // A running campaign whose file went away pauses (its sends stay queued); it resumes if the
   // file comes back. Nothing is ever re-sent: sends are unique per campaign and contact.
@@ -141,7 +162,7 @@ Status Scheduler::reload() {
     if (!rows) return std::unexpected(rows.error());
     for (const auto& row : *rows) {
       // Built-ins ("_…") and automation steps ("…#n") are not campaign files.
-    bool has_file = present.contains(row.id) || row.name.starts_with("_") || row.name.find('#') != std::string::npos;
+      bool has_file = present.contains(row.id) || row.name.starts_with("_") || row.name.find('#') != std::string::npos;
       if (row.state == "running" && !has_file) {
         spdlog::warn("campaign {} (id {}) paused: its file was removed or is invalid", row.name, row.id);
         if (auto s = campaigns.set_state(row.id, "paused", now); !s) return s;

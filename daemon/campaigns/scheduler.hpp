@@ -20,6 +20,8 @@
 
 #include "daemon/campaigns/campaign_loader.hpp"
 #include "daemon/campaigns/catalog.hpp"
+#include "daemon/campaigns/leader_files.hpp"
+#include "daemon/store/campaigns.hpp"
 #include "daemon/store/store.hpp"
 #include "daemon/util/clock.hpp"
 
@@ -33,8 +35,9 @@ struct SchedulerPaths {
   std::optional<Campaign> confirmation;
   // Loads the automation files the folder holds (their step campaigns join the catalog) and
   // adds their errors. Campaign step rows are named "<automation>#<n>" and managed by it.
-  std::function<Status(const std::vector<std::string>& files, std::map<std::int64_t, PreparedCampaignPtr>& prepared,
-                       std::vector<PlacedError>& errors)>
+  // `paths` are the folders of this load; `role` as for Scheduler::reload.
+  std::function<Status(const std::vector<std::string>& files, const LoaderPaths& paths, LoadRole role,
+                       std::map<std::int64_t, PreparedCampaignPtr>& prepared, std::vector<PlacedError>& errors)>
       automations;
 };
 
@@ -42,8 +45,14 @@ class Scheduler {
  public:
   Scheduler(store::Store& store, Catalog& catalog, const util::Clock& clock, SchedulerPaths paths);
 
-  // Reads the campaigns folder again. Invalid files are logged and listed in the catalog's errors.
+  // Reads this node's campaigns folder again, records every valid campaign in the store and
+  // pauses running campaigns whose file went away (the leader). Invalid files are logged and
+  // listed in the catalog's errors.
   Status reload();
+  // The same from other folders (the leader's copy, see leader_files.hpp). As a follower it
+  // fills the catalog without writing anything: campaigns the leader has not recorded yet are
+  // left out until the next copy.
+  Status reload(const SourceFolders& folders, LoadRole role);
   // Starts due campaigns and closes finished ones; returns how many campaigns started.
   Result<int> tick();
   // The confirmation campaign's id, once reload() has recorded it.
@@ -56,6 +65,9 @@ class Scheduler {
   // Decides a due A/B test and queues the remainder with the winner.
   Status decide(const PreparedCampaign& campaign);
   Result<segments::CompiledSegment> resolve_segment(const Campaign& c);
+  // The campaign row for a loaded campaign: recorded (leader) or looked up (follower).
+  Result<std::optional<store::CampaignRow>> campaign_row(const Campaign& c, const std::string& definition, LoadRole role,
+                                                         util::UnixTime now);
 
   store::Store& store_;
   Catalog& catalog_;

@@ -462,6 +462,18 @@ BEGIN
     AND campaign_id = OLD.campaign_id AND hour = OLD.at - OLD.at % 3600 AND kind = OLD.kind;
 END;
 )SQL",
+    // 8: the leading node's campaign, template and rule files, for the other nodes to render
+    // from (one row; see campaigns/leader_files.hpp). Written on PostgreSQL only, where there
+    // are other nodes; the table is here so both engines have the same schema.
+    R"SQL(
+CREATE TABLE leader_files (
+  id        INTEGER PRIMARY KEY CHECK (id = 1),
+  digest    TEXT NOT NULL,                 -- sha256 over every path and content
+  files     TEXT NOT NULL,                 -- JSON: {"campaigns/x.yaml": base64url, ...}
+  node      TEXT NOT NULL,                 -- who wrote them
+  taken_at  INTEGER NOT NULL
+);
+)SQL",
 };
 
 }  // namespace

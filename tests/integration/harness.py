@@ -332,3 +332,18 @@ def contacts_rows(n, seed=7):
         rows.append([f"user{i}@example.com", f"First{i}", f"Last{i}", countries[i % len(countries)],
                      str(i % 4), "vip" if i % 10 == 0 else "", status])
     return ["email", "first_name", "last_name", "country", "orders", "tags", "status"], rows
+
+
+def tear_down_nodes(nodes, smtp, pg_url, schema):
+    """After a several-node test: kills what still runs, removes the work folders, the SMTP
+    server's folder and the nodes' shared schema."""
+    for n in nodes:
+        if n.daemon is not None and n.daemon.poll() is None:
+            n.stop(signal.SIGKILL)
+        n.cleanup()
+    smtp.stop()
+    shutil.rmtree(smtp.out_dir, ignore_errors=True)
+    try:
+        psql(pg_url, f"DROP SCHEMA {schema} CASCADE")
+    except subprocess.CalledProcessError:
+        pass

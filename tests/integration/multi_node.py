@@ -11,9 +11,7 @@ scripts/pg-test-cluster.sh, which starts a throwaway cluster). Without it the te
 """
 
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,9 +51,8 @@ class MultiNode(unittest.TestCase):
             self.assertEqual(len(leaders), 1, statuses[0]["nodes"])
             harness.wait_for(lambda: len(nodes[2].status()["nodes"]) == 3, timeout=10, what="three nodes on /status")
             leader = next(i for i, s in enumerate(statuses) for x in s["nodes"] if x["self"] and x["leader"])
-            # Every node renders from the campaign file, so each folder gets it; the leader starts it.
-            for n in nodes:
-                n.drop_campaign("big.yaml", CAMPAIGN)
+            # Only the leader's folder gets the file: the others render from the copy it publishes.
+            nodes[leader].drop_campaign("big.yaml", CAMPAIGN)
 
             kill_at = RECIPIENTS * 2 // 5
             harness.wait_for(lambda: smtp.count() >= kill_at, timeout=600, interval=0.01, what=f"{kill_at} messages")
@@ -87,16 +84,7 @@ class MultiNode(unittest.TestCase):
             self.assertEqual(len(split), 3, split)  # the work was spread over every node
             self.assertTrue(all(n > 0 for n in split.values()), split)
         finally:
-            for n in nodes:
-                if n.daemon is not None and n.daemon.poll() is None:
-                    n.stop(signal.SIGKILL)
-                n.cleanup()
-            smtp.stop()
-            shutil.rmtree(smtp.out_dir, ignore_errors=True)
-            try:
-                psql(f"DROP SCHEMA {schema} CASCADE")
-            except subprocess.CalledProcessError:
-                pass
+            harness.tear_down_nodes(nodes, smtp, PG_URL, schema)
 
 
 if __name__ == "__main__":

@@ -440,6 +440,16 @@ CREATE TABLE nodes (
   leader        integer NOT NULL DEFAULT 0   -- 1 = holds the scheduler's advisory lock
 );
 )SQL",
+    // 8: the leading node's campaign, template and rule files, for the other nodes to render from.
+    R"SQL(
+CREATE TABLE leader_files (
+  id        integer PRIMARY KEY CHECK (id = 1),
+  digest    text NOT NULL,
+  files     text NOT NULL,
+  node      text NOT NULL,
+  taken_at  bigint NOT NULL
+);
+)SQL",
 };
 
 Result<int> read_version(PgConnection& conn) {

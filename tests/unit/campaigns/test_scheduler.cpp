@@ -306,3 +306,38 @@ TEST_CASE("scheduler: a campaign whose rule vanished before the start fails with
   CHECK(row.error->find("canadians") != std::string::npos);
   CHECK(f.recipients("c").empty());
 }
+
+TEST_CASE("scheduler: a follower loads the leader's files and writes nothing") {
+  SchedulerFixture f;  // the leader
+  f.contact("ann@example.com", "CA");
+  f.folders.write_campaign("sale.yaml", kCanada + "schedule: now\n");
+  f.reload();
+  REQUIRE(f.tick() == 1);
+  auto sale = f.campaign("sale");
+
+  // The follower's copy holds the recorded campaign, one the leader never recorded, and lacks
+  // nothing else; the follower's catalog is its own.
+  testing::CampaignFolders copy;
+  copy.write_template("promo");
+  copy.write_campaign("sale.yaml", kCanada + "schedule: now\n");
+  copy.write_campaign("unrecorded.yaml", kCanada + "schedule: now\n");
+  campaigns::Catalog follower_catalog;
+  campaigns::Scheduler follower{*f.store, follower_catalog, f.clock,
+                                campaigns::SchedulerPaths{copy.campaigns_dir(), copy.loader_paths(), {}, {}}};
+  auto s = follower.reload({copy.campaigns_dir(), copy.templates_dir(), copy.rules_dir()}, campaigns::LoadRole::follower);
+  REQUIRE_MESSAGE(s, (s ? "" : s.error()));
+  REQUIRE(follower_catalog.all().size() == 1);
+  auto prepared = follower_catalog.find(sale.id);
+  REQUIRE(prepared);
+  CHECK(prepared->campaign.name == "sale");
+  CHECK_FALSE(store::CampaignRepository(f.reader).find("unrecorded").value());
+
+  // A copy without the running campaign leaves it running: only the leader pauses.
+  copy.remove_campaign("sale.yaml");
+  s = follower.reload({copy.campaigns_dir(), copy.templates_dir(), copy.rules_dir()}, campaigns::LoadRole::follower);
+  REQUIRE(s);
+  CHECK(follower_catalog.all().empty());
+  CHECK(f.campaign("sale").state == "running");
+  CHECK(f.campaign("sale").file == sale.file);
+  CHECK(testing::query_int(f.reader, "SELECT COUNT(*) FROM campaigns") == 1);
+}
