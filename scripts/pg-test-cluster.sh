@@ -6,8 +6,10 @@
 #   scripts/pg-test-cluster.sh start [DIR]   start (or find running) and print its URL on stdout
 #   scripts/pg-test-cluster.sh url [DIR]     print the URL of the running cluster
 #   scripts/pg-test-cluster.sh stop [DIR]    stop it and delete DIR
+#   scripts/pg-test-cluster.sh restart [DIR] restart the server (every connection drops), same port
 #   scripts/pg-test-cluster.sh run CMD...    start a fresh cluster, run CMD with
-#                                            CAMPAIGND_TEST_PG_URL set, stop and clean up; CMD's exit code
+#                                            CAMPAIGND_TEST_PG_URL (and CAMPAIGND_TEST_PG_DIR) set, stop
+#                                            and clean up; CMD's exit code
 #
 # DIR defaults to $CAMPAIGND_PG_DIR or /tmp/campaignd-pg-test. As root, the server runs as the
 # `postgres` user (PostgreSQL refuses to run as root).
@@ -72,7 +74,7 @@ stop() {
 }
 
 cmd=${1:-}
-[ -n "$cmd" ] || die "usage: $0 start|url|stop [DIR] | run CMD..."
+[ -n "$cmd" ] || die "usage: $0 start|url|stop|restart [DIR] | run CMD..."
 shift
 case "$cmd" in
   start) start "${1:-${CAMPAIGND_PG_DIR:-/tmp/campaignd-pg-test}}" ;;
@@ -82,17 +84,24 @@ case "$cmd" in
     cat "$dir/url"
     ;;
   stop) stop "${1:-${CAMPAIGND_PG_DIR:-/tmp/campaignd-pg-test}}" ;;
+  restart)
+    dir=${1:-${CAMPAIGND_PG_DIR:-/tmp/campaignd-pg-test}}
+    is_running "$dir" || die "no cluster running in $dir"
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null ||
+      { cat "$dir/server.log" >&2; die "server did not restart"; }
+    ;;
   run)
     [ $# -gt 0 ] || die "run needs a command"
     dir=$(mktemp -d /tmp/campaignd-pg-run.XXXXXX)
     trap 'stop "$dir"' EXIT
     CAMPAIGND_TEST_PG_URL=$(start "$dir")
-    export CAMPAIGND_TEST_PG_URL
+    CAMPAIGND_TEST_PG_DIR=$dir
+    export CAMPAIGND_TEST_PG_URL CAMPAIGND_TEST_PG_DIR
     set +e
     "$@"
     status=$?
     set -e
     exit $status
     ;;
-  *) die "unknown command '$cmd' (start, url, stop, run)" ;;
+  *) die "unknown command '$cmd' (start, url, stop, restart, run)" ;;
 esac

@@ -18,6 +18,7 @@ CampaignSources::CampaignSources(store::Store& store, campaigns::Scheduler& sche
 }
 
 Result<bool> CampaignSources::refresh(bool leader, bool own_files_changed) {
+  if (auto s = reader_.reconnect_if_lost(); !s) return std::unexpected(s.error());
   return leader ? lead(own_files_changed) : follow();
 }
 

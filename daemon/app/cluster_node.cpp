@@ -80,7 +80,7 @@ void ClusterNode::loop() {
 bool ClusterNode::hold_lead() {
   auto* conn = lock_db_ ? lock_db_->postgresql_connection() : nullptr;
   if (!conn) return true;  // SQLite: the only node
-  if (auto s = conn->reconnect_if_lost(); !s) {
+  if (auto s = lock_db_->reconnect_if_lost(); !s) {
     spdlog::warn("node {}: leader lock connection lost: {}", id_, s.error());
     return false;
   }

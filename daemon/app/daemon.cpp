@@ -79,7 +79,9 @@ class DaemonStatus {
 
   bool healthy() {
     auto* db = reader();
-    return db && db->exec("SELECT 1 FROM campaigns LIMIT 1").has_value();
+    if (!db) return false;
+    if (db->exec("SELECT 1 FROM campaigns LIMIT 1")) return true;
+    return db->reconnect_if_lost() && db->exec("SELECT 1 FROM campaigns LIMIT 1");
   }
   nlohmann::json status() {
     auto* db = reader();
@@ -110,6 +112,8 @@ class DaemonStatus {
       }
     }
     auto doc = build_status(*db, errors, live);
+    // A connection PostgreSQL dropped shows only when used: open it again and ask once more.
+    if (!doc && db->reconnect_if_lost()) doc = build_status(*db, errors, live);
     if (!doc) return {{"error", doc.error()}};
     (*doc)["automations"] = automations_.status();
     if (node_) (*doc)["nodes"] = nodes(*db);
@@ -151,6 +155,10 @@ class DaemonStatus {
       if (!opened) return nullptr;
       db = std::move(*opened);
       owner = &store_;
+    }
+    if (auto s = db->reconnect_if_lost(); !s) {
+      spdlog::warn("status: {}", s.error());
+      return nullptr;
     }
     return &*db;
   }
@@ -199,7 +207,10 @@ void install_routes(http::HttpServer& server, DaemonStatus& status, tracking::Un
     return status.healthy() ? HttpResponse::text(200, "ok\n") : HttpResponse::text(503, "unhealthy\n");
   });
   server.route("GET", "/status", Access::admin,
-               [&status](const HttpRequest&) { return HttpResponse::json(200, status.status()); });
+               [&status](const HttpRequest&) {
+                 auto doc = status.status();
+                 return HttpResponse::json(doc.contains("campaigns") ? 200 : 503, doc);
+               });
   server.add_login_routes();  // GET/POST /login, GET /login/{code}, POST /logout, POST /api/login-link
   server.route("GET", "/", Access::admin_page,
                [&status, &status_page](const HttpRequest&) { return status.page(status_page); });
@@ -371,6 +382,10 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
   auto analytics_reader = (*store)->open_reader();
   if (!analytics_reader) return std::unexpected(analytics_reader.error());
   auto refresh_rfm = [&] {
+    if (auto s = analytics_reader->reconnect_if_lost(); !s) {
+      spdlog::error("analytics: {}", s.error());
+      return;
+    }
     auto boundaries = analytics::compute_rfm_boundaries(*analytics_reader, clock.now());
     if (!boundaries) {
       spdlog::error("analytics: cannot compute RFM boundaries: {}", boundaries.error());

@@ -618,6 +618,9 @@ nlohmann::json AutomationEngine::status() const {
       return out;
     }
     status_reader_ = std::move(*reader);
+  } else if (auto s = status_reader_->reconnect_if_lost(); !s) {
+    spdlog::error("automation status: {}", s.error());
+    return out;
   }
   for (const auto& entry : automations_) {
     const Automation& a = entry->automation;

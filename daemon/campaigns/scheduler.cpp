@@ -86,6 +86,7 @@ Result<std::optional<store::CampaignRow>> Scheduler::campaign_row(const Campaign
 }
 
 Status Scheduler::reload(const SourceFolders& folders, LoadRole role) {
+  if (auto s = reader_.reconnect_if_lost(); !s) return s;
   util::UnixTime now = clock_.now();
   FolderLoad load = load_folder(folders.campaigns_dir, folders.loader(), now);
   std::set<std::string> current_errors;
@@ -283,6 +284,7 @@ Status Scheduler::decide(const PreparedCampaign& prepared) {
 }
 
 Result<int> Scheduler::tick() {
+  if (auto s = reader_.reconnect_if_lost(); !s) return std::unexpected(s.error());
   util::UnixTime now = clock_.now();
   store::CampaignRepository campaigns(reader_);
   auto due = campaigns.due(now);

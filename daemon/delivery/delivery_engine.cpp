@@ -21,6 +21,8 @@ namespace campaignd::delivery {
 namespace {
 constexpr auto kIdlePoll = std::chrono::milliseconds(500);
 constexpr int kPausedRetrySeconds = 60;
+// A read that failed (PostgreSQL restarting, a dropped connection): soon again, by then reconnected.
+constexpr int kUnreadableRetrySeconds = 5;
 // A wait longer than this goes back to the store (with its reason, for /status) instead of
 // holding a place in memory that other destinations could use.
 constexpr std::int64_t kParkMs = 2000;
@@ -399,6 +401,7 @@ void DeliveryEngine::dispatch_loop() {
     return;
   }
   while (!stopping_) {
+    if (auto s = reader->reconnect_if_lost(); !s) spdlog::warn("delivery dispatcher: {}", s.error());
     bool paused = false;
     {
       std::lock_guard lock(mutex_);
@@ -540,6 +543,8 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
   worker.reader = &*reader;
   std::unique_ptr<transport::Session> session;
   while (true) {
+    if (auto s = reader->reconnect_if_lost(); !s)
+      spdlog::warn("delivery worker {}/{}: {}", relay_name, index, s.error());
     std::optional<Pending> item;
     std::vector<Release> releases;
     bool stop = false;
@@ -675,7 +680,7 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
   };
   auto unreadable = [&](const std::string& what, const std::string& error) -> Delivered {
     spdlog::error("campaign {} contact {}: cannot read {}: {}", name, item.contact_id, what, error);
-    release({item}, clock_.now() + kPausedRetrySeconds);
+    release({item}, clock_.now() + kUnreadableRetrySeconds);
     return {Verdict::returned, {}};
   };
   if (!prepared.read_error.empty()) return unreadable("contact", prepared.read_error);

@@ -68,6 +68,12 @@ Result<Statement*> Database::cached(std::string_view sql) const {
   return it->second.get();
 }
 
+Status Database::reconnect_if_lost() const {
+  if (!engine_->lost()) return {};
+  cache_.clear();  // before the engine drops the statements these refer to
+  return engine_->reconnect();
+}
+
 sqlite3* Database::sqlite_handle() const {
   auto* sqlite = dynamic_cast<SqliteDatabase*>(engine_.get());
   return sqlite ? sqlite->handle() : nullptr;

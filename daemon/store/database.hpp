@@ -69,6 +69,10 @@ class DatabaseEngine {
   virtual bool in_transaction() const = 0;
   // Where this connection goes, without secrets: a file path or a redacted URL.
   virtual std::string describe() const = 0;
+  // Whether the server dropped the connection (a file never drops), and opening it again; every
+  // statement prepared on the old connection is gone after that.
+  virtual bool lost() const { return false; }
+  virtual Status reconnect() { return {}; }
 };
 
 class Statement {
@@ -169,6 +173,10 @@ class Database {
   std::int64_t changes() const { return engine_->changes(); }
   bool in_transaction() const { return engine_->in_transaction(); }
   std::string describe() const { return engine_->describe(); }
+  // After PostgreSQL dropped the connection (a restart, a failover, an idle timeout): connects
+  // again and forgets the cached statements. Call it only where no Statement from cached() is
+  // held, at the start of a unit of work (a writer batch, a request, a loop pass).
+  Status reconnect_if_lost() const;
 
   // The engine's own handle, for what only that engine has (SQL functions, traces, migrations);
   // null for the other engine.

@@ -113,7 +113,13 @@ Status WriteQueue::step(const char* sql) {
 void WriteQueue::run_batch(std::deque<Item>& batch) {
   std::vector<Status> results;
   results.reserve(batch.size());
-  Status batch_status = step(db_.begin_write_sql());
+  // A PostgreSQL connection the server dropped is opened again here, between batches, never
+  // inside one (statements after a silent reconnect would run outside the transaction).
+  // libpq learns of a dropped connection only when it next talks, so a failed BEGIN (no job has
+  // run yet) gets one reconnect and another try.
+  Status batch_status = db_.reconnect_if_lost();
+  if (batch_status) batch_status = step(db_.begin_write_sql());
+  if (!batch_status && db_.is_postgresql() && db_.reconnect_if_lost()) batch_status = step(db_.begin_write_sql());
   if (batch_status) {
     for (auto& item : batch) {
       if (auto s = step("SAVEPOINT job"); !s) {

@@ -125,6 +125,8 @@ class PgConnection {
   // Never done behind the caller's back, since the statements after it would silently run
   // outside the transaction the connection lost; call it where a unit of work starts.
   Status reconnect_if_lost();
+  // The server or the network dropped the connection.
+  bool lost() const { return PQstatus(conn_.get()) == CONNECTION_BAD; }
 
   // The SQLSTATE of the last failure ("" after a success or a client-side error).
   const std::string& last_sqlstate() const { return last_sqlstate_; }

@@ -21,6 +21,8 @@ class PgDatabase final : public DatabaseEngine {
   std::int64_t changes() const override { return changes_; }
   bool in_transaction() const override { return conn_->in_transaction(); }
   std::string describe() const override { return conn_->url(); }
+  bool lost() const override { return conn_->lost(); }
+  Status reconnect() override { return conn_->reconnect_if_lost(); }
 
   PgConnection& connection() { return *conn_; }
   void set_changes(std::int64_t n) { changes_ = n; }

@@ -230,3 +230,40 @@ TEST_CASE("write queue: an immediate job is not held back by a gathering writer"
   CHECK(gathered.get());
   CHECK(seqs(f.reader()) == std::vector<long long>{1, 2});
 }
+
+TEST_CASE("write queue: a PostgreSQL connection the server dropped is opened again before the next batch") {
+  if (!campaignd::testing::testing_on_postgresql()) return;  // SQLite files are not dropped
+  QueueFixture f;
+  std::int64_t pid = 0;
+  REQUIRE(f.queue.run([&](const Database& db) -> Status {
+    auto stmt = db.cached("SELECT pg_backend_pid()");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto n = (*stmt)->single_int();
+    if (!n) return std::unexpected(n.error());
+    pid = n->value_or(0);
+    return {};
+  }));
+  REQUIRE(f.queue.run(insert(1)));  // the INSERT is now prepared on the old session
+  auto killer = f.reader();
+  auto killed = killer.prepare("SELECT pg_terminate_backend(CAST(?1 AS integer))::int");
+  REQUIRE(killed);
+  killed->bind(1, pid);
+  REQUIRE(killed->single_int().value() == std::optional<std::int64_t>(1));
+
+  // No write is lost to the dropped session, and the statements are prepared anew.
+  auto s = f.queue.run(insert(2));
+  REQUIRE_MESSAGE(s, (s ? "" : s.error()));
+  REQUIRE(f.queue.run(insert(3)));
+  CHECK(seqs(killer) == std::vector<long long>{1, 2, 3});
+
+  // A reader recovers the same way at the start of its next unit of work.
+  auto reader_pid = killer.prepare("SELECT pg_backend_pid()").value().single_int().value().value_or(0);
+  auto other = f.reader();
+  auto stop_reader = other.prepare("SELECT pg_terminate_backend(CAST(?1 AS integer))::int");
+  REQUIRE(stop_reader);
+  stop_reader->bind(1, reader_pid);
+  REQUIRE(stop_reader->single_int());
+  CHECK_FALSE(killer.cached("SELECT COUNT(*) FROM t"));  // learns of it here
+  REQUIRE(killer.reconnect_if_lost());
+  CHECK(killer.cached("SELECT COUNT(*) FROM t").value()->single_int().value() == std::optional<std::int64_t>(3));
+}
