@@ -78,14 +78,15 @@ class DaemonStatus {
         startup_errors_(std::move(startup_errors)), automations_(automations) {}
 
   bool healthy() {
-    auto* db = reader();
+    auto db = store_.readers().borrow();
     if (!db) return false;
-    if (db->exec("SELECT 1 FROM campaigns LIMIT 1")) return true;
-    return db->reconnect_if_lost() && db->exec("SELECT 1 FROM campaigns LIMIT 1");
+    if ((*db)->exec("SELECT 1 FROM campaigns LIMIT 1")) return true;
+    return (*db)->reconnect_if_lost() && (*db)->exec("SELECT 1 FROM campaigns LIMIT 1");
   }
   nlohmann::json status() {
-    auto* db = reader();
-    if (!db) return {{"error", "database unavailable"}};
+    auto lease = store_.readers().borrow();
+    if (!lease) return {{"error", "database unavailable: " + lease.error()}};
+    const store::Database* db = &**lease;
     auto stats = engine_.stats();
     LiveFigures live;
     live.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -122,9 +123,10 @@ class DaemonStatus {
   std::string metrics() { return metrics_from_status(status()); }
   // GET /: the status document as the admin's HTML page.
   http::HttpResponse page(const StatusPage& page) {
-    auto* db = reader();
-    if (!db) return http::HttpResponse::text(503, "database unavailable\n");
-    return page.respond(*db, status(), util::SystemClock().now());
+    auto doc = status();  // borrows a reader and gives it back before the page borrows its own
+    auto lease = store_.readers().borrow();
+    if (!lease) return http::HttpResponse::text(503, "database unavailable\n");
+    return page.respond(**lease, doc, util::SystemClock().now());
   }
   void set_node(const ClusterNode* node) { node_ = node; }
   // Every node heard from within two leases (on SQLite: this one), this one and the leader marked.
@@ -146,23 +148,6 @@ class DaemonStatus {
   }
 
  private:
-  // One reading connection per HTTP thread, opened on first use and kept.
-  const store::Database* reader() {
-    thread_local std::optional<store::Database> db;
-    thread_local const store::Store* owner = nullptr;
-    if (!db || owner != &store_) {
-      auto opened = store_.open_reader();
-      if (!opened) return nullptr;
-      db = std::move(*opened);
-      owner = &store_;
-    }
-    if (auto s = db->reconnect_if_lost(); !s) {
-      spdlog::warn("status: {}", s.error());
-      return nullptr;
-    }
-    return &*db;
-  }
-
   store::Store& store_;
   campaigns::Catalog& catalog_;
   delivery::DeliveryEngine& engine_;

@@ -44,12 +44,12 @@ std::optional<std::int64_t> UnsubscribeService::send_id_of(const std::string& to
 }
 
 Result<std::optional<std::string>> UnsubscribeService::topic_of_send(std::int64_t send_id) {
-  auto reader = store_.open_reader();
+  auto reader = store_.readers().borrow();
   if (!reader) return std::unexpected(reader.error());
-  auto send = store::SendRepository(*reader).find(send_id);
+  auto send = store::SendRepository(**reader).find(send_id);
   if (!send) return std::unexpected(send.error());
   if (!*send) return fail("unknown send");
-  return store::CampaignRepository(*reader).topic_of((*send)->campaign_id);
+  return store::CampaignRepository(**reader).topic_of((*send)->campaign_id);
 }
 
 http::HttpResponse UnsubscribeService::page(const http::HttpRequest& request) {

@@ -216,9 +216,9 @@ std::optional<std::int64_t> InboundService::unsubscribe_send(const InboundMail& 
 Result<Classification> InboundService::classify_reply(const InboundMail& mail, bool automatic,
                                                       const std::string& auto_reason, const std::string& event_id) {
   const HeaderList& h = mail.message.root.headers;
-  auto reader = store_.open_reader();
+  auto reader = store_.readers().borrow();
   if (!reader) return std::unexpected(reader.error());
-  store::SendRepository sends(*reader);
+  store::SendRepository sends(**reader);
 
   Classification c;
   ResponseEvent e;
@@ -259,7 +259,7 @@ Result<Classification> InboundService::classify_reply(const InboundMail& mail, b
   if (!c.matched) {
     std::string from = address_of(h.value("From"));
     if (!from.empty()) {
-      auto contact = store::ContactRepository(*reader).id_for_email(from);
+      auto contact = store::ContactRepository(**reader).id_for_email(from);
       if (!contact) return std::unexpected(contact.error());
       if (*contact) {
         e.recipient = from;
