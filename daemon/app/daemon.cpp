@@ -426,6 +426,7 @@ Result<RunSummary> run_daemon(const config::Config& cfg, RunMode mode) {
     }
     // Rates are for all nodes together: each sends its part.
     engine.set_rate_share(1.0 / node.live_nodes());
+    (*subscribe)->set_rate_share(1.0 / node.live_nodes());
     // While sending, public hits (opens, clicks, webhooks) take turns: see set_public_handler_limit.
     if (http) http->set_public_handler_limit(engine.idle() ? 0 : 2);
     // Only the leader starts campaigns and runs timers; the others send what is queued. A

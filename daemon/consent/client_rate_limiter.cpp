@@ -6,8 +6,8 @@
 namespace campaignd::consent {
 
 void ClientRateLimiter::refill(Bucket& b, std::int64_t now_ms) const {
-  double per_ms = rate_.count / (static_cast<double>(rate_.period_seconds) * 1000.0);
-  b.tokens = std::min(rate_.count, b.tokens + static_cast<double>(now_ms - b.last_ms) * per_ms);
+  double per_ms = capacity() / (static_cast<double>(rate_.period_seconds) * 1000.0);
+  b.tokens = std::min(capacity(), b.tokens + static_cast<double>(now_ms - b.last_ms) * per_ms);
   b.last_ms = now_ms;
 }
 
@@ -21,7 +21,7 @@ bool ClientRateLimiter::allow(const std::string& client) {
     std::erase_if(buckets_, [&](const auto& kv) { return now_ms - kv.second.last_ms >= full_after_ms; });
     if (buckets_.size() >= max_clients_) return false;  // under a flood, refuse new clients
   }
-  auto [it, inserted] = buckets_.try_emplace(client, Bucket{rate_.count, now_ms});
+  auto [it, inserted] = buckets_.try_emplace(client, Bucket{capacity(), now_ms});
   Bucket& b = it->second;
   if (!inserted) refill(b, now_ms);
   if (b.tokens < 1.0) return false;
@@ -35,7 +35,7 @@ std::int64_t ClientRateLimiter::retry_after(const std::string& client) const {
   if (it == buckets_.end() || rate_.unlimited()) return 1;
   Bucket b = it->second;
   refill(b, clock_.now_ms());
-  double per_s = rate_.per_second();
+  double per_s = capacity() / static_cast<double>(rate_.period_seconds);
   double wait = (1.0 - b.tokens) / per_s;
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait)));
 }

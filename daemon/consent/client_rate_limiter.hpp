@@ -3,6 +3,8 @@
 // idle buckets are dropped when the table grows past its cap. Thread-safe.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -22,6 +24,9 @@ class ClientRateLimiter {
   bool allow(const std::string& client);
   // Seconds until the client may try again (for Retry-After), at least 1.
   std::int64_t retry_after(const std::string& client) const;
+  // This node's part of the rate when several nodes behind one load balancer each count their
+  // own requests (1 / nodes): a client gets the configured rate in all, not per node.
+  void set_share(double share) { share_.store(std::clamp(share, 0.0, 1.0)); }
 
  private:
   struct Bucket {
@@ -29,10 +34,12 @@ class ClientRateLimiter {
     std::int64_t last_ms = 0;
   };
   void refill(Bucket& b, std::int64_t now_ms) const;
+  double capacity() const { return std::max(1.0, rate_.count * share_.load()); }
 
   util::Rate rate_;
   const util::Clock& clock_;
   size_t max_clients_;
+  std::atomic<double> share_{1.0};
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Bucket> buckets_;
 };

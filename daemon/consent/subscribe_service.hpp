@@ -35,6 +35,8 @@ class SubscribeService {
 
   http::HttpResponse subscribe(const http::HttpRequest& request);
   http::HttpResponse confirm(const http::HttpRequest& request);
+  // Several nodes: this node's part of the per-client rate (see ClientRateLimiter::set_share).
+  void set_rate_share(double share) { limiter_.set_share(share); }
 
   // The link in the confirmation mail for a contact, signed and dated.
   static std::string confirm_token(const tracking::TokenSigner& signer, std::int64_t contact_id, util::UnixTime now);
