@@ -23,6 +23,7 @@ constexpr auto kIdlePoll = std::chrono::milliseconds(500);
 constexpr int kPausedRetrySeconds = 60;
 // A read that failed (PostgreSQL restarting, a dropped connection): soon again, by then reconnected.
 constexpr int kUnreadableRetrySeconds = 5;
+constexpr int kRereadSeconds = 1;
 // A wait longer than this goes back to the store (with its reason, for /status) instead of
 // holding a place in memory that other destinations could use.
 constexpr std::int64_t kParkMs = 2000;
@@ -453,12 +454,19 @@ void DeliveryEngine::dispatch_loop() {
       std::sort(ids.begin(), ids.end());
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
       auto read = store::ContactRepository(*reader).find_many(ids);
-      if (read) {
-        recipients = std::move(*read);
-      } else {
-        // The workers read each one themselves.
-        spdlog::warn("delivery: cannot read the recipients of claimed sends: {}", read.error());
+      if (!read) {
+        // Without its recipient a send has no destination, and sends without one would share a
+        // single queue and its push-backs: one domain's 421 would hold them all. They go back
+        // to the store for a moment; the next claim reads them again (reconnected if need be).
+        spdlog::warn("delivery: cannot read the recipients of claimed sends, claiming them again in {} s: {}",
+                     kRereadSeconds, read.error());
+        release(claimed, clock_.now() + kRereadSeconds);
+        std::unique_lock lock(mutex_);
+        claiming_ = false;
+        dispatcher_wake_.wait_for(lock, std::chrono::seconds(kRereadSeconds), [&] { return stopping_.load(); });
+        continue;
       }
+      recipients = std::move(*read);
     }
     std::vector<std::shared_ptr<const store::Contact>> shared(recipients.size());
     for (auto& c : claimed) {
