@@ -238,8 +238,14 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& u
     return fail("cannot connect to " + conn->redacted_url_ + ": " + conn->scrub(message));
   }
   PQsetNoticeProcessor(conn->conn_.get(), quiet_notices, nullptr);
+  if (auto s = conn->apply_session_settings(); !s) return std::unexpected(s.error());
   return conn;
 }
+
+// A write that waits on a lock another session holds (a manual LOCK TABLE, a stuck transaction)
+// fails after 10 s, as SQLite's busy timeout does, instead of stalling the node without a word:
+// the caller sees the error (sending pauses, /status says why) and tries again.
+Status PgConnection::apply_session_settings() { return exec("SET lock_timeout = '10s'"); }
 
 std::string PgConnection::scrub(std::string text) const {
   if (password_.size() < 2) return text;  // a one-letter password would blank the message
@@ -274,6 +280,7 @@ Status PgConnection::reconnect_if_lost() {
   if (PQstatus(conn_.get()) != CONNECTION_OK)
     return fail("lost connection to " + redacted_url_ + ": " + scrub(trim_newline(PQerrorMessage(conn_.get()))));
   PQsetNoticeProcessor(conn_.get(), quiet_notices, nullptr);
+  if (auto s = apply_session_settings(); !s) return s;
   spdlog::warn("postgresql: reconnected to {}", redacted_url_);
   return {};
 }

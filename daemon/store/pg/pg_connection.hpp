@@ -135,6 +135,7 @@ class PgConnection {
   PGconn* handle() const { return conn_.get(); }
 
  private:
+  Status apply_session_settings();
   friend class PgStatement;
   PgConnection() = default;
   // Checks a result; on failure records the SQLSTATE and returns the error text.

@@ -482,6 +482,8 @@ Status pg_migrate_to(PgConnection& conn, int target) {
   while (true) {
     PgTransaction tx(conn);
     if (!tx.begun()) return std::unexpected(tx.begun().error());
+    // A node waits as long as another's migration takes, not the usual lock_timeout.
+    if (auto s = conn.exec("SET LOCAL lock_timeout = 0"); !s) return s;
     if (auto s = conn.exec(lock); !s) return s;
     if (auto s = conn.exec("CREATE TABLE IF NOT EXISTS campaignd_schema ("
                            "  version     integer PRIMARY KEY,"

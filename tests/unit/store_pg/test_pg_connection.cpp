@@ -249,6 +249,10 @@ TEST_CASE("pg: a lost connection is reported, then recovered on request" * docte
   REQUIRE_FALSE(after);
   CHECK(victim->last_sqlstate().substr(0, 2) == "08");  // class 08: connection exception
   REQUIRE(victim->reconnect_if_lost());
+  // The session's settings come back with it: a write never waits on a lock for ever.
+  auto timeout = victim->query("SHOW lock_timeout");
+  REQUIRE(timeout);
+  CHECK(timeout->text(0, 0) == "10s");
   auto again = victim->cached("SELECT 41 + ?1");  // prepared anew on the new session
   REQUIRE_MESSAGE(again, (again ? "" : again.error()));
   auto r = (*again)->bind(1, 1).execute();
