@@ -1,5 +1,5 @@
-// Quoted-printable (RFC 2045 6.7) for message bodies: libcurl does not announce 8BITMIME, so
-// every body leaves here as 7-bit text in CRLF lines of at most 76 characters.
+// Quoted-printable (RFC 2045 6.7) for message bodies: 7-bit goes through every relay, with or
+// without 8BITMIME, so every body leaves here as 7-bit text in CRLF lines of at most 76 characters.
 #pragma once
 
 #include <string>

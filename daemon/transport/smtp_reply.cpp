@@ -55,8 +55,9 @@ void ReplyAssembler::add_line(std::string_view raw) {
   auto line = parse_reply_line(raw);
   if (!line) return;
   if (pending_ && pending_->code != line->code) pending_.reset();  // a broken continuation
-  if (!pending_) pending_ = SmtpReply{line->code, {}, {}};
+  if (!pending_) pending_ = SmtpReply{line->code, {}, {}, {}};
   auto text = line->text;
+  pending_->lines.emplace_back(text);
   auto enhanced = parse_enhanced_code(text, line->code);
   if (!enhanced.empty()) {
     if (pending_->enhanced.empty()) pending_->enhanced = enhanced;

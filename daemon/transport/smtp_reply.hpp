@@ -1,11 +1,12 @@
-// SMTP server replies (RFC 5321 4.2) as libcurl's debug callback hands them over, line by
-// line: reassembles multi-line replies and pulls out the RFC 3463 enhanced status code.
+// SMTP server replies (RFC 5321 4.2) from the bytes a connection reads, in any chunks:
+// reassembles multi-line replies and pulls out the RFC 3463 enhanced status code.
 #pragma once
 
 #include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace campaignd::transport {
 
@@ -13,6 +14,7 @@ struct SmtpReply {
   int code = 0;          // 200..599
   std::string enhanced;  // "5.1.1", empty when the server gave none
   std::string text;      // the lines' text without code or enhanced code, joined by a space
+  std::vector<std::string> lines;  // each line's text after the code, as sent (EHLO keywords)
 };
 
 struct SmtpReplyLine {

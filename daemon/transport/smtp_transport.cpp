@@ -1,17 +1,16 @@
-// SMTP through libcurl: url parsing, one reusable easy handle per Session, and the mapping of
-// what the server said (seen through the debug callback) to sent / retry / failed.
+// SMTP: url parsing (libcurl's url parser), the dialogue of one Session over its connection,
+// and the mapping of what the server said to sent / retry / failed.
 #include "daemon/transport/smtp_transport.hpp"
 
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstring>
+#include <chrono>
 #include <optional>
 #include <vector>
 
 #include "daemon/transport/curl_handle.hpp"
+#include "daemon/transport/smtp_connection.hpp"
 #include "daemon/transport/smtp_reply.hpp"
+#include "daemon/util/crypto.hpp"
 #include "daemon/util/strings.hpp"
 
 namespace campaignd::transport {
@@ -57,12 +56,15 @@ Result<SmtpSettings> parse_smtp_url(const TransportOptions& options) {
   if (!port) return fail(quoted + " has no usable port");
   if (url_part(url.get(), CURLUPART_QUERY, 0) || url_part(url.get(), CURLUPART_FRAGMENT, 0))
     return fail(quoted + " has a query or fragment; expected smtp://host:port[/ehlo-name]");
-  // libcurl sends the url's path as the EHLO name (it says "localhost" without one).
+  // The url's path is the EHLO name ("localhost" without one, as libcurl did before us).
   auto ehlo = url_part(url.get(), CURLUPART_PATH, 0).value_or("/").substr(1);
   if (!is_ehlo_name(ehlo)) return fail(quoted + " has a path that is not a host name to use in EHLO");
 
   SmtpSettings settings;
   settings.curl_url = scheme + "://" + *host + ":" + *port + (ehlo.empty() ? "" : "/" + ehlo);
+  settings.host = *host;
+  settings.port = *port;
+  settings.ehlo_name = ehlo.empty() ? "localhost" : ehlo;
   settings.implicit_tls = scheme == "smtps";
   settings.loopback = is_loopback(*host);
   settings.timeout_seconds = std::max(1, options.timeout_seconds);
@@ -77,212 +79,298 @@ Result<SmtpSettings> parse_smtp_url(const TransportOptions& options) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Dot-stuffing
+
+void dot_stuff(std::string_view message, std::string& out) {
+  out.clear();
+  out.reserve(message.size() + message.size() / 256 + 8);
+  size_t i = 0;
+  while (i < message.size()) {
+    if (message[i] == '.') out += '.';
+    size_t lf = message.find('\n', i);
+    size_t end = lf == std::string_view::npos ? message.size() : lf + 1;
+    out.append(message.substr(i, end - i));
+    i = end;
+  }
+  if (!message.empty() && message.back() != '\n') out += "\r\n";
+  out += ".\r\n";
+}
+
+// ---------------------------------------------------------------------------------------------
 // Session
+
+struct SmtpTls {
+  SslContext verified;    // smtps://, and STARTTLS when a password must not travel in clear
+  SslContext unverified;  // opportunistic STARTTLS
+  std::string error;      // why the contexts could not be made (then both are null)
+};
 
 namespace {
 
 constexpr size_t max_reply_text = 1000;
+// A server that talks endlessly without finishing a reply is broken, not slow.
+constexpr size_t max_reply_bytes = 64 * 1024;
+// Servers close idle connections (Postfix after 300 s, many after 60 s); one idle this long is
+// replaced rather than risk a message on a connection that is going away.
+constexpr auto max_idle = std::chrono::seconds(55);
+
+using SteadyClock = std::chrono::steady_clock;
+
+bool is_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x80; });
+}
+
+// What the EHLO reply offers (RFC 5321 4.1.1.1; keywords in any case).
+struct Extensions {
+  bool pipelining = false, starttls = false, size = false, smtputf8 = false;
+  bool auth = false, auth_plain = false, auth_login = false;
+
+  static Extensions from(const SmtpReply& ehlo) {
+    Extensions e;
+    for (size_t i = 1; i < ehlo.lines.size(); ++i) {  // the first line is the greeting
+      auto words = util::split(util::to_lower(ehlo.lines[i]), ' ');
+      if (words.empty()) continue;
+      const auto& keyword = words.front();
+      if (keyword == "pipelining") e.pipelining = true;
+      else if (keyword == "starttls") e.starttls = true;
+      else if (keyword == "size") e.size = true;
+      else if (keyword == "smtputf8") e.smtputf8 = true;
+      else if (keyword == "auth" || keyword.starts_with("auth=")) {
+        e.auth = true;
+        if (keyword.starts_with("auth=")) words.push_back(keyword.substr(5));
+        for (size_t w = 1; w < words.size(); ++w) {
+          if (words[w] == "plain") e.auth_plain = true;
+          if (words[w] == "login") e.auth_login = true;
+        }
+      }
+    }
+    return e;
+  }
+};
 
 class SmtpSession final : public Session {
  public:
-  explicit SmtpSession(std::shared_ptr<const SmtpSettings> settings) : settings_(std::move(settings)) {}
-  SmtpSession(const SmtpSession&) = delete;
-  SmtpSession& operator=(const SmtpSession&) = delete;
-  // libcurl still calls our socket callbacks while it closes: close it while the members live.
-  ~SmtpSession() override { handle_.reset(); }
+  SmtpSession(std::shared_ptr<const SmtpSettings> settings, std::shared_ptr<const SmtpTls> tls)
+      : settings_(std::move(settings)), tls_(std::move(tls)) {}
 
   SendResult send(const Envelope& envelope, std::string_view message) override {
     if (auto ok = check_envelope(envelope); !ok) return {Outcome::failed, 0, {}, ok.error()};
-    if (!handle_) {
-      if (auto opened = open_handle(); !opened) return {Outcome::retry, 0, {}, opened.error()};
+    bool reused = connection_ != nullptr;
+    if (reused && (SteadyClock::now() - last_used_ > max_idle || connection_->stale())) {
+      connection_.reset();
+      reused = false;
     }
-    body_ = message;
-    body_offset_ = 0;
-    stage_ = Stage::session;
-    assembler_.clear();
-    last_reply_.reset();
-    body_sent_ = false;
-    error_buffer_[0] = '\0';
-    auto from = "<" + envelope.mail_from + ">";
-    recipients_ = make_slist("<" + envelope.rcpt_to + ">");
-    if (!recipients_) return {Outcome::retry, 0, {}, "out of memory"};
-
-    CURL* h = handle_.get();
-    curl_easy_setopt(h, CURLOPT_MAIL_FROM, from.c_str());
-    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, recipients_.get());
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
-    auto result = classify(curl_easy_perform(h));
-    result.stage = last_reply_ ? to_reply_stage(last_reply_stage_) : ReplyStage::none;
-    body_ = {};
-    if (result.outcome != Outcome::sent) drop_connection();
+    auto result = transaction(envelope, message);
+    // The server closed a kept connection just as we used it: it answered nothing and the
+    // message never went out, so this is no attempt; one fresh connection tries again.
+    if (reused && result.outcome == Outcome::retry && result.stage == ReplyStage::none && !body_sent_) {
+      connection_.reset();
+      result = transaction(envelope, message);
+    }
+    if (result.outcome == Outcome::sent) last_used_ = SteadyClock::now();
+    else connection_.reset();  // never reuse a connection in an unknown state
     return result;
   }
 
  private:
-  // Which command the next server reply answers. After QUIT (libcurl closing up after an
-  // error) replies are ignored: the 221 must not hide the refusal before it.
-  enum class Stage { session, mail, rcpt, data, end_of_data, quit };
-
-  static ReplyStage to_reply_stage(Stage stage) {
-    switch (stage) {
-      case Stage::session: return ReplyStage::session;
-      case Stage::mail: return ReplyStage::mail;
-      case Stage::rcpt: return ReplyStage::rcpt;
-      case Stage::data: return ReplyStage::data;
-      case Stage::end_of_data:
-      case Stage::quit: return ReplyStage::end_of_data;
+  SendResult transaction(const Envelope& envelope, std::string_view message) {
+    body_sent_ = false;
+    reply_seen_ = false;
+    deadline_ = SteadyClock::now() + std::chrono::seconds(std::max(10 * settings_->timeout_seconds, 600));
+    if (!connection_) {
+      if (auto refused = open_connection()) return std::move(*refused);
     }
-    return ReplyStage::none;
+    const bool utf8 = !is_ascii(envelope.mail_from) || !is_ascii(envelope.rcpt_to);
+    if (utf8 && !extensions_.smtputf8)
+      return {Outcome::failed, 0, {}, "the address is not ASCII and the server does not offer SMTPUTF8"};
+    dot_stuff(message, body_);
+    std::string mail = "MAIL FROM:<" + envelope.mail_from + ">";
+    if (extensions_.size) mail += " SIZE=" + std::to_string(body_.size());
+    if (utf8) mail += " SMTPUTF8";
+    mail += "\r\n";
+    std::string rcpt = "RCPT TO:<" + envelope.rcpt_to + ">\r\n";
+    static constexpr std::string_view data = "DATA\r\n";
+
+    if (extensions_.pipelining) {
+      if (auto s = connection_->write(mail + rcpt + std::string(data)); !s) return local_error(s.error());
+      // Every reply is read even after a refusal, so the one that decides is the first refusal.
+      std::optional<SendResult> refusal;
+      for (auto stage : {ReplyStage::mail, ReplyStage::rcpt, ReplyStage::data}) {
+        auto reply = read_reply();
+        if (!reply) return refusal ? std::move(*refusal) : local_error(reply.error(), seen_stage(stage));
+        bool ok = stage == ReplyStage::data ? reply->code == 354 : reply->code / 100 == 2;
+        if (!ok && !refusal) refusal = refused(*reply, stage);
+        if (stage == ReplyStage::data && reply->code == 354 && refusal) {
+          // A server that answers DATA with 354 after refusing the recipient wants a message:
+          // an empty one ends it, and the connection is dropped anyway.
+          (void)connection_->write(".\r\n");
+        }
+      }
+      if (refusal) return std::move(*refusal);
+    } else {
+      for (auto [command, stage] : {std::pair<std::string_view, ReplyStage>{mail, ReplyStage::mail},
+                                    {rcpt, ReplyStage::rcpt}, {data, ReplyStage::data}}) {
+        if (auto s = connection_->write(command); !s) return local_error(s.error(), seen_stage(stage));
+        auto reply = read_reply();
+        if (!reply) return local_error(reply.error(), seen_stage(stage));
+        bool ok = stage == ReplyStage::data ? reply->code == 354 : reply->code / 100 == 2;
+        if (!ok) return refused(*reply, stage);
+      }
+    }
+
+    body_sent_ = true;
+    if (auto s = connection_->write(body_); !s) return local_error(s.error(), ReplyStage::data);
+    auto reply = read_reply();
+    if (!reply) return local_error(reply.error(), ReplyStage::data);
+    if (reply->code / 100 != 2) return refused(*reply, ReplyStage::end_of_data);
+    return from_reply(Outcome::sent, *reply, ReplyStage::end_of_data);
   }
 
-  Status open_handle() {
-    CurlEasy handle(curl_easy_init());
-    if (!handle) return fail("cannot create a libcurl handle");
-    CURL* h = handle.get();
+  // Connects, greets, says EHLO, upgrades to TLS and authenticates as the settings ask; the
+  // result to report when that fails.
+  std::optional<SendResult> open_connection() {
     const auto& s = *settings_;
-    long timeout = s.timeout_seconds;
-    curl_easy_setopt(h, CURLOPT_URL, s.curl_url.c_str());
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, &SmtpSession::read_body);
-    curl_easy_setopt(h, CURLOPT_READDATA, this);
-    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);  // only so the debug callback sees the replies
-    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, &SmtpSession::debug);
-    curl_easy_setopt(h, CURLOPT_DEBUGDATA, this);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer_);
-    // A stalled server must not hold a worker: connecting, each reply and the upload each
-    // get `timeout` seconds of silence; the total is capped as a backstop.
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout);
-    curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, timeout);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, std::max(10 * timeout, 600L));
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, &SmtpSession::socket_opened);
-    curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, this);
-    curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, &SmtpSession::close_socket);
-    curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, this);
-    if (!s.username.empty()) {
-      curl_easy_setopt(h, CURLOPT_USERNAME, s.username.c_str());
-      curl_easy_setopt(h, CURLOPT_PASSWORD, s.password.c_str());
+    if (!tls_->error.empty() && (s.implicit_tls || must_encrypt())) return local_error(tls_->error);
+    auto opened = SmtpConnection::open(s.host, s.port, s.timeout_seconds);
+    if (!opened) return local_error(opened.error());
+    connection_ = std::move(*opened);
+    assembler_.clear();
+    if (s.implicit_tls) {
+      if (auto ok = connection_->start_tls(tls_->verified.get(), s.host, true); !ok) return local_error(ok.error());
     }
-    if (!s.implicit_tls) {
-      bool must_encrypt = !s.username.empty() && !s.loopback;
-      curl_easy_setopt(h, CURLOPT_USE_SSL, must_encrypt ? long{CURLUSESSL_ALL} : long{CURLUSESSL_TRY});
-      if (!must_encrypt) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    auto greeting = read_reply();
+    if (!greeting) return local_error(greeting.error());
+    if (greeting->code != 220) return refused(*greeting, ReplyStage::session);
+    if (auto refusal = hello()) return refusal;
+
+    if (!s.implicit_tls && extensions_.starttls && (must_encrypt() || tls_->error.empty())) {
+      auto answer = command("STARTTLS\r\n");
+      if (!answer) return local_error(answer.error(), ReplyStage::session);
+      if (answer->code != 220) return refused(*answer, ReplyStage::session);
+      // Anything the server sent in clear after its 220 is not to be believed once encrypted.
+      assembler_.clear();
+      SSL_CTX* ctx = must_encrypt() ? tls_->verified.get() : tls_->unverified.get();
+      if (auto ok = connection_->start_tls(ctx, s.host, must_encrypt()); !ok) return local_error(ok.error());
+      // RFC 3207 4.2: forget what the server said in clear, and ask again.
+      if (auto refusal = hello()) return refusal;
+    }
+    if (must_encrypt() && !connection_->encrypted())
+      return local_error("the server does not offer STARTTLS, and the password is never sent in clear");
+    if (!s.username.empty()) return authenticate();
+    return std::nullopt;
+  }
+
+  std::optional<SendResult> hello() {
+    auto reply = command("EHLO " + settings_->ehlo_name + "\r\n");
+    if (!reply) return local_error(reply.error(), ReplyStage::session);
+    if (reply->code / 100 == 2) {
+      extensions_ = Extensions::from(*reply);
+      return std::nullopt;
+    }
+    // RFC 5321 3.2: a server that does not know EHLO still knows HELO (and offers nothing).
+    if (reply->code / 100 != 5) return refused(*reply, ReplyStage::session);
+    reply = command("HELO " + settings_->ehlo_name + "\r\n");
+    if (!reply) return local_error(reply.error(), ReplyStage::session);
+    if (reply->code / 100 != 2) return refused(*reply, ReplyStage::session);
+    extensions_ = {};
+    return std::nullopt;
+  }
+
+  // AUTH PLAIN (RFC 4616), else LOGIN. Neither the credentials nor the lines carrying them
+  // ever reach an error text: only the server's replies do. A server that offers no AUTH at
+  // all takes mail without it (a relay that trusts our address), as libcurl did before us.
+  std::optional<SendResult> authenticate() {
+    const auto& s = *settings_;
+    if (!extensions_.auth) return std::nullopt;
+    if (extensions_.auth_plain) {
+      std::string token = std::string(1, '\0') + s.username + std::string(1, '\0') + s.password;
+      auto reply = command("AUTH PLAIN " + util::base64_encode(token) + "\r\n");
+      if (!reply) return local_error(reply.error(), ReplyStage::session);
+      if (reply->code != 235) return refused(*reply, ReplyStage::session);
+      return std::nullopt;
+    }
+    if (extensions_.auth_login) {
+      auto reply = command("AUTH LOGIN\r\n");
+      for (const auto* secret : {&s.username, &s.password}) {
+        if (!reply) return local_error(reply.error(), ReplyStage::session);
+        if (reply->code != 334) return refused(*reply, ReplyStage::session);
+        reply = command(util::base64_encode(*secret) + "\r\n");
       }
+      if (!reply) return local_error(reply.error(), ReplyStage::session);
+      if (reply->code != 235) return refused(*reply, ReplyStage::session);
+      return std::nullopt;
     }
-    handle_ = std::move(handle);
-    return {};
+    return local_error("the server offers neither AUTH PLAIN nor AUTH LOGIN", ReplyStage::session);
   }
 
-  // After any error: never reuse a connection in an unknown state. libcurl 7.88 even keeps a
-  // connection whose reply timed out, and would say QUIT on it and wait the whole response
-  // timeout again for the 221; shutting the socket first makes that wait end at once.
-  void drop_connection() {
-    for (auto socket : sockets_) ::shutdown(socket, SHUT_RDWR);
-    handle_.reset();
+  bool must_encrypt() const { return !settings_->implicit_tls && !settings_->username.empty() && !settings_->loopback; }
+
+  Result<SmtpReply> command(std::string_view line) {
+    if (auto s = connection_->write(line); !s) return std::unexpected(s.error());
+    return read_reply();
   }
 
-  SendResult classify(CURLcode rc) {
-    if (rc == CURLE_OK) {
-      if (last_reply_ && last_reply_stage_ == Stage::end_of_data && last_reply_->code / 100 == 2)
-        return from_reply(Outcome::sent);
-      return {Outcome::retry, last_reply_ ? last_reply_->code : 0, {},
-              "the server ended the transaction without a 2xx reply to the message"};
-    }
-    // Our parse of the reply lines; libcurl's own number if a broken server defeated it.
-    long curl_code = 0;
-    curl_easy_getinfo(handle_.get(), CURLINFO_RESPONSE_CODE, &curl_code);
-    int code = last_reply_ ? last_reply_->code : static_cast<int>(curl_code);
-    std::string curl_text = error_buffer_[0] != '\0' ? std::string(error_buffer_) : curl_easy_strerror(rc);
-    if (code >= 400) {
-      bool about_message = last_reply_ && last_reply_stage_ != Stage::session;
-      bool about_auth = code == 530 || code == 534 || code == 535 || code == 538;
-      auto outcome = code >= 500 && about_message && !about_auth ? Outcome::failed : Outcome::retry;
-      if (last_reply_) return from_reply(outcome);
-      return {outcome, code, {}, curl_text};
-    }
-    // No refusal from the server: connect failure, timeout, dropped connection, TLS trouble.
-    if (body_sent_) curl_text += " (after the message was sent; the server may have it)";
-    return {Outcome::retry, 0, {}, curl_text};
-  }
-
-  SendResult from_reply(Outcome outcome) const {
-    auto text = last_reply_->text.substr(0, max_reply_text);
-    return {outcome, last_reply_->code, last_reply_->enhanced, std::move(text)};
-  }
-
-  void on_command(std::string_view line) {
-    // Never keep the line: AUTH continuations carry credentials.
-    auto starts = [&](std::string_view verb) {
-      return line.size() >= verb.size() && util::iequals(line.substr(0, verb.size()), verb);
-    };
-    if (starts("MAIL FROM:")) stage_ = Stage::mail;
-    else if (starts("RCPT TO:")) stage_ = Stage::rcpt;
-    else if (starts("DATA\r") || starts("DATA\n")) stage_ = Stage::data;
-    else if (starts("QUIT\r") || starts("QUIT\n")) stage_ = Stage::quit;
-    else stage_ = Stage::session;
-  }
-
-  void on_reply_bytes(std::string_view bytes) {
-    if (stage_ == Stage::quit) return;
-    assembler_.feed(bytes);
-    while (auto reply = assembler_.next()) {
-      last_reply_ = std::move(reply);
-      last_reply_stage_ = stage_;
-      // After 354 the body goes out and the next reply answers the final dot; libcurl sends
-      // the body and the dot as data, not as a command we would see.
-      if (stage_ == Stage::data && last_reply_->code == 354) {
-        stage_ = Stage::end_of_data;
-        body_sent_ = true;
+  Result<SmtpReply> read_reply() {
+    size_t read = 0;
+    while (true) {
+      if (auto reply = assembler_.next()) {
+        reply_seen_ = true;
+        return std::move(*reply);
       }
+      if (SteadyClock::now() > deadline_) return fail("the transaction took longer than its time limit");
+      if (read > max_reply_bytes) return fail("the server sent more than 64 KB without a complete reply");
+      input_.clear();
+      if (auto s = connection_->read_some(input_); !s) return std::unexpected(s.error());
+      read += input_.size();
+      assembler_.feed(input_);
     }
   }
 
-  static size_t read_body(char* buffer, size_t size, size_t count, void* self_ptr) {
-    auto* self = static_cast<SmtpSession*>(self_ptr);
-    size_t n = std::min(size * count, self->body_.size() - self->body_offset_);
-    std::memcpy(buffer, self->body_.data() + self->body_offset_, n);
-    self->body_offset_ += n;
-    return n;
+  // The stage a failure without a reply is reported at: none when the server has said nothing
+  // in this transaction at all (it may be down), else the command that went unanswered.
+  ReplyStage seen_stage(ReplyStage stage) const { return reply_seen_ ? stage : ReplyStage::none; }
+
+  SendResult refused(const SmtpReply& reply, ReplyStage stage) const {
+    bool about_message = stage != ReplyStage::session && stage != ReplyStage::none;
+    bool about_auth = reply.code == 530 || reply.code == 534 || reply.code == 535 || reply.code == 538;
+    auto outcome = reply.code >= 500 && about_message && !about_auth ? Outcome::failed : Outcome::retry;
+    return from_reply(outcome, reply, stage);
   }
 
-  static int socket_opened(void* self_ptr, curl_socket_t socket, curlsocktype) {
-    static_cast<SmtpSession*>(self_ptr)->sockets_.push_back(socket);
-    return CURL_SOCKOPT_OK;
+  static SendResult from_reply(Outcome outcome, const SmtpReply& reply, ReplyStage stage) {
+    return {outcome, reply.code, reply.enhanced, reply.text.substr(0, max_reply_text), stage};
   }
 
-  static int close_socket(void* self_ptr, curl_socket_t socket) {
-    auto& sockets = static_cast<SmtpSession*>(self_ptr)->sockets_;
-    std::erase(sockets, socket);
-    return ::close(socket);
-  }
-
-  static int debug(CURL*, curl_infotype type, char* data, size_t size, void* self_ptr) {
-    auto* self = static_cast<SmtpSession*>(self_ptr);
-    std::string_view bytes(data, size);
-    if (type == CURLINFO_HEADER_OUT) self->on_command(bytes);
-    else if (type == CURLINFO_HEADER_IN) self->on_reply_bytes(bytes);
-    return 0;
+  SendResult local_error(std::string text, ReplyStage stage = ReplyStage::none) const {
+    if (body_sent_) text += " (after the message was sent; the server may have it)";
+    return {Outcome::retry, 0, {}, std::move(text), body_sent_ ? ReplyStage::end_of_data : stage};
   }
 
   std::shared_ptr<const SmtpSettings> settings_;
-  CurlSlist recipients_;
-  std::string_view body_;
-  size_t body_offset_ = 0;
-  Stage stage_ = Stage::session;
+  std::shared_ptr<const SmtpTls> tls_;
+  std::unique_ptr<SmtpConnection> connection_;
+  Extensions extensions_;
   ReplyAssembler assembler_;
-  std::optional<SmtpReply> last_reply_;
-  Stage last_reply_stage_ = Stage::session;
-  bool body_sent_ = false;  // the server said 354: from here on it may have the message
-  std::vector<curl_socket_t> sockets_;  // open sockets of this handle (normally one)
-  char error_buffer_[CURL_ERROR_SIZE] = {};
-  CurlEasy handle_;  // last, so it goes first: its callbacks point at the members above
+  std::string input_;  // the last bytes read
+  std::string body_;   // the dot-stuffed message, reused from message to message
+  bool body_sent_ = false;        // the message went out: from here on the server may have it
+  bool reply_seen_ = false;  // the server has answered something in this transaction
+  SteadyClock::time_point deadline_{};
+  SteadyClock::time_point last_used_{};
 };
+
+std::shared_ptr<const SmtpTls> make_tls_contexts() {
+  auto tls = std::make_shared<SmtpTls>();
+  auto verified = make_tls_client_context(true);
+  auto unverified = make_tls_client_context(false);
+  if (!verified || !unverified) {
+    tls->error = !verified ? verified.error() : unverified.error();
+    return tls;
+  }
+  tls->verified = std::move(*verified);
+  tls->unverified = std::move(*unverified);
+  return tls;
+}
 
 }  // namespace
 
@@ -290,7 +378,7 @@ class SmtpSession final : public Session {
 // Transport
 
 SmtpTransport::SmtpTransport(SmtpSettings settings)
-    : settings_(std::make_shared<const SmtpSettings>(std::move(settings))) {}
+    : settings_(std::make_shared<const SmtpSettings>(std::move(settings))), tls_(make_tls_contexts()) {}
 
 Result<std::unique_ptr<Transport>> SmtpTransport::create(const TransportOptions& options) {
   auto settings = parse_smtp_url(options);
@@ -299,7 +387,7 @@ Result<std::unique_ptr<Transport>> SmtpTransport::create(const TransportOptions&
 }
 
 Result<std::unique_ptr<Session>> SmtpTransport::open_session() {
-  return std::make_unique<SmtpSession>(settings_);
+  return std::make_unique<SmtpSession>(settings_, tls_);
 }
 
 }  // namespace campaignd::transport

@@ -3,7 +3,8 @@
 
 Runs on Debian's python3-aiosmtpd (use /usr/bin/python3). Listens on 127.0.0.1.
 
-    smtp_server.py --port N --out DIR [--fault RULE]...
+    smtp_server.py --port N --out DIR [--fault RULE]... [--pipelining] [--tls CERT,KEY]
+                   [--implicit-tls] [--auth USER:PASS] [--idle-timeout SECONDS]
 
 --port 0 picks a free port. The first line on stdout is always `PORT <n>` (flushed), so a
 test can start the server and read where it listens.
@@ -14,7 +15,14 @@ JSON line is appended to DIR/log.jsonl:
     {"n": 1, "file": "1.eml", "mail_from": "...", "rcpt_tos": [...], "message_id": "<...>",
      "size": 1234, "time": 1700000000.123, "connection": 3}
 `connection` numbers the TCP connection the message came over (1, 2, ...), so tests can
-check that a client reused its connection.
+check that a client reused its connection; `tls` says whether it was encrypted, `auth` who
+logged in (null: nobody).
+
+--pipelining advertises PIPELINING (RFC 2920) in the EHLO reply. --tls offers STARTTLS with
+that certificate and key (PEM files); with --implicit-tls the connection is TLS from the start
+instead (smtps). --auth offers AUTH PLAIN and LOGIN and takes that one login: in clear without
+--tls, only after STARTTLS with it. --idle-timeout closes a connection that says nothing for
+that long (aiosmtpd's default is 300 s).
 
 DIR/stats.json is rewritten atomically after every change:
     {"connections": 3, "messages": 10,
@@ -48,10 +56,11 @@ import json
 import os
 import re
 import signal
+import ssl
 import sys
 import time
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 # Text for the enhanced status code of a few common replies; others get X.0.0.
 ENHANCED = {421: "4.3.2", 450: "4.2.0", 451: "4.3.0", 452: "4.2.2",
@@ -133,7 +142,7 @@ class Recorder:
             self.refused[rcpt] = self.refused.get(rcpt, 0) + 1
         self.write_stats()
 
-    def record(self, envelope, connection):
+    def record(self, envelope, connection, tls=False, auth=None):
         self.messages += 1
         n = self.messages
         data = envelope.original_content
@@ -142,7 +151,8 @@ class Recorder:
         headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(data)
         entry = {"n": n, "file": f"{n}.eml", "mail_from": envelope.mail_from,
                  "rcpt_tos": list(envelope.rcpt_tos), "message_id": headers.get("Message-ID"),
-                 "size": len(data), "time": time.time(), "connection": connection}
+                 "size": len(data), "time": time.time(), "connection": connection,
+                 "tls": tls, "auth": auth}
         with open(os.path.join(self.out_dir, "log.jsonl"), "a") as f:
             f.write(json.dumps(entry) + "\n")
         for rcpt in envelope.rcpt_tos:
@@ -162,8 +172,15 @@ class Recorder:
 class Handler:
     """aiosmtpd hooks: faults at RCPT TO and after DATA, recording otherwise."""
 
-    def __init__(self, recorder):
+    def __init__(self, recorder, pipelining=False):
         self.recorder = recorder
+        self.pipelining = pipelining
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         fault = self.recorder.fault_for(address, at_rcpt=True)
@@ -196,7 +213,9 @@ class Handler:
                 server.transport.close()
                 await asyncio.sleep(3600)
             return fault.reply()
-        n = self.recorder.record(envelope, server.connection_number)
+        login = session.auth_data.login.decode() if session.authenticated and session.auth_data else None
+        n = self.recorder.record(envelope, server.connection_number, tls=server.transport.get_extra_info("sslcontext") is not None,
+                                 auth=login)
         return f"250 2.0.0 Ok: queued as {n}"
 
 
@@ -217,14 +236,35 @@ class CountingSMTP(SMTP):
             self.recorder.write_stats()
 
 
+def authenticator_for(login):
+    user, _, password = login.partition(":")
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user
+              and auth_data.password.decode() == password)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+    return authenticate
+
+
 async def serve(args, faults):
     recorder = Recorder(args.out, faults)
-    handler = Handler(recorder)
+    handler = Handler(recorder, pipelining=args.pipelining)
     loop = asyncio.get_running_loop()
+    tls = None
+    if args.tls:
+        cert, _, key = args.tls.partition(",")
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(cert, key)
+    options = dict(hostname="smtp.test", loop=loop, timeout=args.idle_timeout)
+    if tls and not args.implicit_tls:
+        options.update(tls_context=tls)
+    if args.auth:
+        options.update(authenticator=authenticator_for(args.auth), auth_require_tls=bool(tls) and not args.implicit_tls,
+                       auth_exclude_mechanism=["CRAM-MD5"])
     # hostname given: aiosmtpd would otherwise resolve the FQDN, which can take seconds.
     server = await loop.create_server(
-        lambda: CountingSMTP(handler, recorder, hostname="smtp.test", loop=loop),
-        host="127.0.0.1", port=args.port)
+        lambda: CountingSMTP(handler, recorder, **options),
+        host="127.0.0.1", port=args.port, ssl=tls if args.implicit_tls else None)
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
 
     stop = asyncio.Event()
@@ -239,7 +279,14 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--fault", action="append", default=[])
+    parser.add_argument("--pipelining", action="store_true")
+    parser.add_argument("--tls", metavar="CERT,KEY")
+    parser.add_argument("--implicit-tls", action="store_true")
+    parser.add_argument("--auth", metavar="USER:PASS")
+    parser.add_argument("--idle-timeout", type=float, default=300)
     args = parser.parse_args()
+    if args.implicit_tls and not args.tls:
+        parser.error("--implicit-tls needs --tls CERT,KEY")
     try:
         faults = [Fault(rule) for rule in args.fault]
     except ValueError as e:

@@ -64,7 +64,8 @@ inline std::string source_dir() {
 // destruction. Throws if the server does not announce its port within 10 s.
 class SmtpTestServer {
  public:
-  explicit SmtpTestServer(const std::vector<std::string>& faults = {}) {
+  // `options`: smtp_server.py's other flags (--pipelining, --tls CERT,KEY, --auth USER:PASS, ...).
+  explicit SmtpTestServer(const std::vector<std::string>& faults = {}, const std::vector<std::string>& options = {}) {
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     std::vector<std::string> args = {"/usr/bin/python3", source_dir() + "/tests/support/smtp_server.py",
@@ -73,6 +74,7 @@ class SmtpTestServer {
       args.push_back("--fault");
       args.push_back(fault);
     }
+    args.insert(args.end(), options.begin(), options.end());
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
