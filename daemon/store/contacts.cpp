@@ -365,6 +365,14 @@ Result<std::optional<ContactBulkLoader>> ContactBulkLoader::start(const Database
   if (!size) return std::unexpected(size.error());
   loader->cache_size_ = size->value_or(-2000);
   if (auto s = db.exec("PRAGMA cache_size = -2000"); !s) return std::unexpected(s.error());
+
+  // Held, not looked up by their text on every row (a tenth of the per-row cost).
+  auto insert = db.cached(kBulkInsert);
+  if (!insert) return std::unexpected(insert.error());
+  auto tag = db.cached(kAddTag);
+  if (!tag) return std::unexpected(tag.error());
+  loader->insert_ = *insert;
+  loader->tag_ = *tag;
   return loader;
 }
 
@@ -408,22 +416,16 @@ Result<std::int64_t> ContactBulkLoader::add(const Contact& c) {
     if (next_id_ > std::numeric_limits<std::uint32_t>::max()) return fail("too many contacts for one import");
     // upsert's ids: an empty table numbers its rows from 1 in the order they are inserted.
     id = next_id_;
-    auto stmt = db_->cached(kBulkInsert);
-    if (!stmt) return std::unexpected(stmt.error());
-    (*stmt)->bind(1, *id).bind(2, values->email).bind(3, c.first_name).bind(4, c.last_name).bind(5, c.status);
-    (*stmt)->bind(6, values->attrs).bind(7, c.created_at != 0 ? c.created_at : c.updated_at).bind(8, c.updated_at);
-    if (auto s = (*stmt)->run(); !s) return std::unexpected(s.error());
+    insert_->bind(1, *id).bind(2, values->email).bind(3, c.first_name).bind(4, c.last_name).bind(5, c.status);
+    insert_->bind(6, values->attrs).bind(7, c.created_at != 0 ? c.created_at : c.updated_at).bind(8, c.updated_at);
+    if (auto s = insert_->run(); !s) return std::unexpected(s.error());
     ++next_id_;
     remember(hash, static_cast<std::uint32_t>(*id));
   }
-  if (!c.tags.empty()) {
-    auto stmt = db_->cached(kAddTag);
-    if (!stmt) return std::unexpected(stmt.error());
-    for (const auto& tag : c.tags) {
-      if (tag.empty()) continue;
-      (*stmt)->bind(1, *id).bind(2, tag);
-      if (auto s = (*stmt)->run(); !s) return std::unexpected(s.error());
-    }
+  for (const auto& tag : c.tags) {
+    if (tag.empty()) continue;
+    tag_->bind(1, *id).bind(2, tag);
+    if (auto s = tag_->run(); !s) return std::unexpected(s.error());
   }
   return *id;
 }

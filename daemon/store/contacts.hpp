@@ -119,6 +119,8 @@ class ContactBulkLoader {
   void remember(std::uint32_t hash, std::uint32_t id);
 
   const Database* db_;
+  Statement* insert_ = nullptr;  // cached by db_, so valid while it lives
+  Statement* tag_ = nullptr;
   std::vector<std::string> indexes_;  // the CREATE INDEX statements to run again
   std::int64_t cache_size_ = 0;       // the connection's, given back by finish()
   // Every contact added, by a 32-bit hash of its address, in an open-addressing table at most
