@@ -99,8 +99,8 @@ class ContactRepository {
 // the commit) brings them back. A repeated address is merged into its first row as
 // upsert(UpsertMode::merge) would, and the ids are the ones upsert would have given. Until
 // finish(), nothing else may write contacts through this connection, and a lookup by email
-// scans the table. Index builds are fastest with `PRAGMA temp_store = FILE` on the connection
-// (set before the transaction): see finish().
+// scans the table. Index builds are fastest with `PRAGMA temp_store = FILE` on the connection,
+// which SQLite allows to change only outside a transaction: see start().
 class ContactBulkLoader {
  public:
   // Call inside a write transaction (BEGIN IMMEDIATE, so no other writer can fill the table
@@ -124,7 +124,7 @@ class ContactBulkLoader {
   std::vector<std::string> indexes_;  // the CREATE INDEX statements to run again
   std::int64_t cache_size_ = 0;       // the connection's, given back by finish()
   // Every contact added, by a 32-bit hash of its address, in an open-addressing table at most
-  // half full: 8 to 16 bytes a contact, a third of what a map of the addresses would take, and
+  // half full: 8 to 16 bytes a contact where a map of the addresses takes about a hundred, and
   // one cache miss a row. Equal hashes are told apart by reading the address back.
   struct Slot {
     std::uint32_t hash = 0;
