@@ -129,12 +129,25 @@ struct Columns {
   }
 };
 
+// How the rows are grouped into write transactions.
+enum class Batching {
+  // kRowsPerTransaction at a time: a running daemon's writes wait a moment at most, and a
+  // failure keeps the batches committed before it.
+  batches,
+  // One transaction for the whole file: all or nothing (a bulk load into an empty table).
+  whole_file,
+};
+
 // What one kind of import does with the header and with each row.
 class RowSink {
  public:
   virtual ~RowSink() = default;
   // A message (without the file:line place) when the header cannot be used.
   virtual std::optional<std::string> accept_header(const Columns& columns) = 0;
+  // Called inside the first write transaction, before the first row is written.
+  virtual Result<Batching> begin() { return Batching::batches; }
+  // Called inside the last write transaction, before it commits.
+  virtual Status finish() { return {}; }
   // Validates and writes one row. A message when the row is rejected (nothing written);
   // an error result when the store failed.
   struct Outcome {
@@ -190,6 +203,13 @@ class Importer {
 
   std::string place(long line) const { return csv_path_ + ":" + std::to_string(line) + ": "; }
 
+  // What a failure inside the open transaction of `in_tx` rows leaves in the store.
+  static std::string lost_rows(Batching batching, long in_tx) {
+    if (batching == Batching::whole_file)
+      return " (nothing was imported: the import into an empty table is one transaction)";
+    return " (the last " + std::to_string(in_tx) + " rows were rolled back; rows before them are saved)";
+  }
+
   void reject(ImportReport& report, std::string message) {
     ++report.skipped;
     if (report.errors.size() < kMaxKeptErrors) report.errors.push_back(std::move(message));
@@ -228,6 +248,7 @@ class Importer {
 
     ProgressBar bar(progress_, show_progress_, ec ? 0 : size);
     std::optional<store::Transaction> tx;
+    std::optional<Batching> batching;  // known once the first transaction has begun
     long in_tx = 0;
     while (true) {
       auto got = reader.next(record);
@@ -246,11 +267,15 @@ class Importer {
       if (!tx) {
         tx.emplace(db);
         if (!tx->begun()) return fail(place(record.line) + "import stopped: " + tx->begun().error());
+        if (!batching) {
+          auto chosen = sink.begin();
+          if (!chosen) return fail(place(record.line) + "import stopped: " + chosen.error());
+          batching = *chosen;
+        }
       }
       auto outcome = sink.write_row(record.fields);
       if (!outcome)
-        return fail(place(record.line) + "import stopped: " + outcome.error() + " (the last " +
-                    std::to_string(in_tx) + " rows were rolled back; rows before them are saved)");
+        return fail(place(record.line) + "import stopped: " + outcome.error() + lost_rows(*batching, in_tx));
       if (outcome->rejected) {
         reject(report, place(record.line) + *outcome->rejected);
       } else if (outcome->duplicate) {
@@ -258,14 +283,16 @@ class Importer {
       } else {
         ++report.imported;
       }
-      if (++in_tx >= kRowsPerTransaction) {
+      if (++in_tx >= kRowsPerTransaction && batching == Batching::batches) {
         if (auto s = tx->commit(); !s) return fail(place(record.line) + "import stopped: " + s.error());
         tx.reset();
         in_tx = 0;
       }
     }
     if (tx) {
-      if (auto s = tx->commit(); !s) return fail(csv_path_ + ": import stopped: " + s.error());
+      auto done = sink.finish();
+      if (done) done = tx->commit();
+      if (!done) return fail(csv_path_ + ": import stopped: " + done.error() + lost_rows(*batching, in_tx));
     }
     bar.finish(reader.bytes_consumed(), report.rows);
     return {};
@@ -301,7 +328,18 @@ nlohmann::json attribute_value(std::string_view cell) {
 class ContactSink final : public RowSink {
  public:
   ContactSink(const store::Database& db, std::unordered_set<std::string> suppressed, util::UnixTime now)
-      : contacts_(db), suppressed_(std::move(suppressed)), now_(now) {}
+      : db_(db), contacts_(db), suppressed_(std::move(suppressed)), now_(now) {}
+
+  // An empty table on SQLite is filled by a bulk load: without its indexes, which are built at
+  // the end, by sorting, instead of taking a million rows in random email order one at a time.
+  Result<Batching> begin() override {
+    auto loader = store::ContactBulkLoader::start(db_);
+    if (!loader) return std::unexpected(loader.error());
+    bulk_ = std::move(*loader);
+    return bulk_ ? Batching::whole_file : Batching::batches;
+  }
+
+  Status finish() override { return bulk_ ? bulk_->finish() : Status{}; }
 
   std::optional<std::string> accept_header(const Columns& columns) override {
     auto email = columns.find("email");
@@ -345,7 +383,11 @@ class ContactSink final : public RowSink {
     for (const auto& [i, name] : attributes_)
       if (auto cell = util::trim(fields[i]); !cell.empty()) c.attrs[name] = attribute_value(cell);
     c.created_at = c.updated_at = now_;
-    if (auto s = contacts_.upsert(c, store::UpsertMode::merge); !s) return std::unexpected(s.error());
+    if (bulk_) {
+      if (auto id = bulk_->add(c); !id) return std::unexpected(id.error());
+    } else if (auto s = contacts_.upsert(c, store::UpsertMode::merge); !s) {
+      return std::unexpected(s.error());
+    }
     return Outcome{};
   }
 
@@ -356,7 +398,9 @@ class ContactSink final : public RowSink {
     return out;
   }
 
+  const store::Database& db_;
   store::ContactRepository contacts_;
+  std::optional<store::ContactBulkLoader> bulk_;
   std::unordered_set<std::string> suppressed_;
   util::UnixTime now_;
   std::size_t email_ = 0;
@@ -489,6 +533,11 @@ Result<ImportReport> import_contacts(const std::string& db_path, const std::stri
   return importer.run(db_path, [&](const store::Database& db) -> Result<std::unique_ptr<RowSink>> {
     auto suppressed = store::SuppressionRepository(db).all_keys();
     if (!suppressed) return std::unexpected(suppressed.error());
+    // A bulk load builds its indexes with SQLite's sorter, which with temp_store = MEMORY (every
+    // connection's setting, for the statement journals of the analytics triggers) sorts in one
+    // run, three times slower than in runs spilled to temporary files. Contacts fire no
+    // triggers, and the row-by-row path measured no slower without it.
+    if (!db.is_postgresql()) (void)db.exec("PRAGMA temp_store = FILE");
     return std::make_unique<ContactSink>(db, std::move(*suppressed), now);
   });
 }

@@ -474,15 +474,46 @@ CREATE TABLE leader_files (
   taken_at  INTEGER NOT NULL
 );
 )SQL",
+    // 9: the contacts' unique email as a named index (contacts_by_email) instead of the
+    // column's UNIQUE, which SQLite cannot drop: an import into an empty table drops the index
+    // and builds it once, by sorting, at the end (ContactBulkLoader in contacts.hpp). The table
+    // is rebuilt SQLite's way (migrate() turns foreign keys off, so dropping the old table
+    // deletes no tags, sends or events; every reference to contacts(id) names the new table
+    // once it is renamed, and the ids are copied). No trigger, view or other index is on
+    // contacts.
+    R"SQL(
+CREATE TABLE contacts_v9 (
+  id            INTEGER PRIMARY KEY,
+  email         TEXT NOT NULL,                 -- normalised (trimmed, lower-case); unique by contacts_by_email
+  first_name    TEXT NOT NULL DEFAULT '',
+  last_name     TEXT NOT NULL DEFAULT '',
+  status        TEXT NOT NULL DEFAULT 'subscribed'
+                CHECK (status IN ('subscribed','pending','unsubscribed','bounced','complained')),
+  attrs         TEXT NOT NULL DEFAULT '{}',    -- JSON object; numbers stored as JSON numbers
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  soft_bounces  INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO contacts_v9 (id, email, first_name, last_name, status, attrs, created_at, updated_at, soft_bounces)
+  SELECT id, email, first_name, last_name, status, attrs, created_at, updated_at, soft_bounces FROM contacts;
+DROP TABLE contacts;
+ALTER TABLE contacts_v9 RENAME TO contacts;
+CREATE UNIQUE INDEX contacts_by_email ON contacts(email);
+)SQL",
 };
 
 }  // namespace
 
 int latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
 
-Status migrate(const Database& db) {
+Status migrate(const Database& db) { return migrate_to(db, latest_schema_version()); }
+
+Status migrate_to(const Database& db, int target) {
   // PostgreSQL's texts of the same versions, applied under an advisory lock.
-  if (auto* postgresql = db.postgresql_connection()) return pg::pg_migrate(*postgresql);
+  if (auto* postgresql = db.postgresql_connection()) return pg::pg_migrate_to(*postgresql, target);
+  if (target < 0 || target > latest_schema_version())
+    return fail("no schema version " + std::to_string(target) + " (latest is " +
+                std::to_string(latest_schema_version()) + ")");
   auto stmt = db.prepare("PRAGMA user_version");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = stmt->step();
@@ -492,12 +523,12 @@ Status migrate(const Database& db) {
   if (current > latest_schema_version())
     return fail("database schema version " + std::to_string(current) + " is newer than this campaignd (" +
                 std::to_string(latest_schema_version()) + ")");
-  if (current == latest_schema_version()) return {};
+  if (current >= target) return {};
   // SQLite's procedure for rebuilding tables: foreign keys off (it cannot change inside a
   // transaction), rebuild, check every reference, commit, foreign keys back on.
   if (auto s = db.exec("PRAGMA foreign_keys = OFF"); !s) return s;
   Status result;
-  for (int version = current + 1; version <= latest_schema_version() && result; ++version) {
+  for (int version = current + 1; version <= target && result; ++version) {
     Transaction tx(db);
     if (!tx.begun()) {
       result = std::unexpected(tx.begun().error());

@@ -450,6 +450,13 @@ CREATE TABLE leader_files (
   taken_at  bigint NOT NULL
 );
 )SQL",
+    // 9: the contacts' unique email as a named index, as on SQLite (where it lets an import into
+    // an empty table build the index once); ON CONFLICT (email) infers the index as it did the
+    // constraint. The index comes first, so the table is never without one.
+    R"SQL(
+CREATE UNIQUE INDEX contacts_by_email ON contacts(email);
+ALTER TABLE contacts DROP CONSTRAINT contacts_email_key;
+)SQL",
 };
 
 Result<int> read_version(PgConnection& conn) {

@@ -2,6 +2,7 @@
 // skipped, re-imports that update without re-subscribing, idempotent events.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <sstream>
 
 #include "daemon/cli/import_command.hpp"
@@ -277,4 +278,213 @@ TEST_CASE("import contacts: a sqlite:// target makes the file's folder, not a fo
   CHECK(r->imported == 1);
   CHECK(std::filesystem::exists(path));
   CHECK_FALSE(std::filesystem::exists("sqlite:"));
+}
+
+// ---- the bulk load into an empty table (SQLite) -------------------------------------------------
+
+namespace {
+
+// A file whose addresses repeat, in every way a repeat may differ: names, attributes, tags and
+// statuses, and the address's case.
+const char* kRepeats =
+    "email,first_name,last_name,country,orders,tags,status\n"
+    "ann@example.com,Ann,Archer,CA,1,\"a, b\",\n"
+    "ben@example.com,Ben,Brown,US,2,,pending\n"
+    "ANN@Example.com,,Arrow,,5,\"b,c\",\n"
+    "cat@example.com,Cat,,FR,,x,unsubscribed\n"
+    "ben@example.com,,,,,,bounced\n"
+    "cat@example.com,Catherine,,,3,y,subscribed\n"
+    "dan@example.com,Dan,,,,,\n"
+    "ann@example.com,Anne,,DE,,,unsubscribed\n"
+    "ann@example.com,,,,,d,subscribed\n";
+
+// Every contact's stored fields, by address, with its tags; ids left out.
+std::map<std::string, std::string> contact_rows(const store::Database& db) {
+  std::map<std::string, std::string> out;
+  auto stmt = db.prepare(
+      "SELECT email, first_name, last_name, status, attrs, created_at, updated_at, soft_bounces FROM contacts");
+  REQUIRE(stmt);
+  REQUIRE(stmt->each([&](const store::Statement& row) {
+    std::string text;
+    for (int i = 1; i < 8; ++i)
+      text += (i == 4 ? nlohmann::json::parse(row.column_text(i)).dump() : row.column_text(i)) + "|";
+    out[row.column_text(0)] = text;
+  }));
+  for (auto& [email, text] : out)
+    for (const auto& tag : find(db, email).tags) text += tag + ",";
+  return out;
+}
+
+bool has_index(const store::Database& db, const std::string& name) {
+  return testing::query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = '" + name +
+                                    "'") == 1;
+}
+
+// Makes the insert of `email` into contacts fail, as a full disk or a broken file would.
+void refuse_contact(const store::Database& db, const std::string& email) {
+  REQUIRE(db.exec("CREATE TRIGGER refuse BEFORE INSERT ON contacts WHEN NEW.email = '" + email +
+                  "' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"));
+}
+
+}  // namespace
+
+TEST_CASE("import contacts: into an empty table, repeated addresses merge as into a full one") {
+  testing::TempFolder tmp;
+  std::string csv = tmp.write("r.csv", kRepeats);
+  // Empty: the bulk load on SQLite. With a contact already there: row by row.
+  std::string empty_path = tmp.file("empty.db"), full_path = tmp.file("full.db");
+  {
+    auto full = testing::open_migrated(full_path);
+    store::Contact zed;
+    zed.email = "zed@example.com";
+    zed.created_at = zed.updated_at = kNow;
+    REQUIRE(store::ContactRepository(full).upsert(zed, store::UpsertMode::merge));
+  }
+  auto bulk = contacts(empty_path, csv);
+  auto rows = contacts(full_path, csv);
+  CHECK(bulk.rows == 9);
+  CHECK(bulk.imported == 9);
+  CHECK(bulk.skipped == 0);
+  CHECK(rows.imported == 9);
+
+  auto empty = testing::open_migrated(empty_path);
+  auto full = testing::open_migrated(full_path);
+  auto bulk_rows = contact_rows(empty);
+  auto old_rows = contact_rows(full);
+  CHECK(old_rows.erase("zed@example.com") == 1);
+  CHECK(bulk_rows == old_rows);
+
+  CHECK(testing::query_int(empty, "SELECT count(*) FROM contacts") == 4);
+  store::Contact ann = find(empty, "ann@example.com");
+  CHECK(ann.first_name == "Anne");
+  CHECK(ann.last_name == "Arrow");
+  CHECK(ann.attrs == nlohmann::json{{"country", "DE"}, {"orders", 5}});
+  CHECK(ann.tags == std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(ann.status == "unsubscribed");  // never back to subscribed
+  CHECK(find(empty, "ben@example.com").status == "bounced");
+  store::Contact cat = find(empty, "cat@example.com");
+  CHECK(cat.status == "unsubscribed");
+  CHECK(cat.first_name == "Catherine");
+  CHECK(cat.tags == std::vector<std::string>{"x", "y"});
+  CHECK(cat.attrs == nlohmann::json{{"country", "FR"}, {"orders", 3}});
+
+  if (empty.is_postgresql()) return;  // where ON CONFLICT spends an id on every repeat
+  // Ids in order of first appearance, as row by row (where zed took 1).
+  int n = 0;
+  for (const char* email : {"ann@example.com", "ben@example.com", "cat@example.com", "dan@example.com"}) {
+    CAPTURE(email);
+    ++n;
+    CHECK(find(empty, email).id == n);
+    CHECK(find(full, email).id == n + 1);
+  }
+  CHECK(has_index(empty, "contacts_by_email"));
+  CHECK(has_index(empty, "contact_tags_by_tag"));
+  CHECK(testing::query_text(empty, "PRAGMA integrity_check") == "ok");
+  CHECK_FALSE(empty.exec("INSERT INTO contacts (email, created_at, updated_at) VALUES ('dan@example.com', 0, 0)"));
+  // The next contact written the usual way follows on.
+  store::Contact eve;
+  eve.email = "eve@example.com";
+  auto id = store::ContactRepository(empty).upsert_returning_id(eve, store::UpsertMode::merge);
+  REQUIRE(id);
+  CHECK(*id == 5);
+}
+
+TEST_CASE("import contacts: bad rows in the middle of a bulk load are skipped with their line") {
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  std::string csv = tmp.write("m.csv",
+                              "email,first_name,tags\n"
+                              "ann@example.com,Ann,a\n"
+                              "bob@example.com,Bo\"b,b\n"  // a quote inside an unquoted field
+                              "cyd@example.com,Cyd\n"      // a field short
+                              "dee@example.com,Dee,\"d\n"  // a quote never closed: the input ends here
+                              "eve@example.com,Eve,e\n");
+  auto r = contacts(db_path, csv);
+  CHECK(r.imported == 1);
+  CHECK(r.skipped == 3);
+  REQUIRE(r.errors.size() == 3);
+  CHECK(r.errors[0].find(csv + ":3: field 2: a quote inside an unquoted field") == 0);
+  CHECK(r.errors[1] == csv + ":4: expected 3 fields, found 2");
+  CHECK(r.errors[2].find(csv + ":5: field 3: quoted field opened here is never closed") == 0);
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 1);
+  CHECK(find(db, "ann@example.com").tags == std::vector<std::string>{"a"});
+  if (db.is_postgresql()) return;
+  CHECK(has_index(db, "contacts_by_email"));
+  CHECK(has_index(db, "contact_tags_by_tag"));
+}
+
+TEST_CASE("import contacts: a store failure in a bulk load imports nothing and keeps the indexes") {
+  if (testing::testing_on_postgresql()) return;  // the bulk load is SQLite's
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  refuse_contact(testing::open_migrated(db_path), "boom@example.com");
+  std::string csv = tmp.write("f.csv",
+                              "email,tags\n"
+                              "ann@example.com,a\n"
+                              "ben@example.com,b\n"
+                              "boom@example.com,c\n"
+                              "cat@example.com,d\n");
+  std::ostringstream progress;
+  auto r = cli::import_contacts(db_path, csv, progress, false, kNow);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().find(csv + ":4: import stopped: ") == 0);
+  CHECK(r.error().find("refused by the test") != std::string::npos);
+  CHECK(r.error().find("nothing was imported") != std::string::npos);
+
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 0);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contact_tags") == 0);
+  CHECK(has_index(db, "contacts_by_email"));
+  CHECK(has_index(db, "contact_tags_by_tag"));
+  CHECK(testing::query_text(db, "PRAGMA integrity_check") == "ok");
+
+  // Without the refusal the same file goes in whole.
+  REQUIRE(db.exec("DROP TRIGGER refuse"));
+  CHECK(contacts(db_path, csv).imported == 4);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 4);
+}
+
+TEST_CASE("import contacts: into a table that holds contacts, a failure keeps the batches before it") {
+  if (testing::testing_on_postgresql()) return;  // the trigger below is SQLite's
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  contacts(db_path, tmp.write("first.csv", "email\nzed@example.com\n"));
+  refuse_contact(testing::open_migrated(db_path), "boom@example.com");
+  std::string text = "email,tags\n";
+  for (long i = 0; i < cli::kRowsPerTransaction + 2; ++i) text += "p" + std::to_string(i) + "@example.com,t\n";
+  text += "boom@example.com,t\n";
+  std::string csv = tmp.write("f.csv", text);
+  std::ostringstream progress;
+  auto r = cli::import_contacts(db_path, csv, progress, false, kNow);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().find(csv + ":" + std::to_string(cli::kRowsPerTransaction + 4) + ": import stopped: ") == 0);
+  CHECK(r.error().find("(the last 2 rows were rolled back; rows before them are saved)") != std::string::npos);
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == cli::kRowsPerTransaction + 1);
+  CHECK(has_index(db, "contacts_by_email"));
+}
+
+TEST_CASE("import contacts: two addresses with one hash in the bulk load stay two contacts") {
+  // These two addresses fold to the same 32-bit std::hash (libstdc++), as ContactBulkLoader
+  // keeps them: only reading the address back tells them apart.
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  auto r = contacts(db_path, tmp.write("h.csv",
+                                       "email,city,tags\n"
+                                       "c3692@example.com,Oslo,a\n"
+                                       "c130011@example.com,Lima,b\n"
+                                       "c3692@example.com,,c\n"
+                                       "c130011@example.com,Kyiv,\n"));
+  CHECK(r.imported == 4);
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 2);
+  store::Contact first = find(db, "c3692@example.com");
+  store::Contact second = find(db, "c130011@example.com");
+  CHECK(first.id == 1);
+  CHECK(second.id == 2);
+  CHECK(first.attrs == nlohmann::json{{"city", "Oslo"}});
+  CHECK(first.tags == std::vector<std::string>{"a", "c"});
+  CHECK(second.attrs == nlohmann::json{{"city", "Kyiv"}});
+  CHECK(second.tags == std::vector<std::string>{"b"});
 }
