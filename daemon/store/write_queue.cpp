@@ -1,6 +1,7 @@
 #include "daemon/store/write_queue.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 
@@ -11,19 +12,111 @@ constexpr size_t kMaxBatch = 2000;
 // A gathered batch starts without waiting once it holds this many jobs: about as many as the
 // HTTP server has threads.
 constexpr size_t kGatherTarget = 16;
-}
+
+// WAL sizes in frames (pages of 4 KiB). The background connection copies the WAL into the
+// database whenever kCheckpointPass frames are uncopied. The WAL starts over only once a
+// checkpoint has copied all of it and no transaction wrote in between, which under a steady
+// load means the writer finishing the last few frames itself: two fsyncs, milliseconds that
+// every queued job waits. It does so once the WAL holds kRestartFrames and at most
+// kCheckpointTail frames are left, so that wait comes once per 8 MB of WAL. The WAL never
+// grows past kCheckpointLimit: the writer then waits for the pass under way and finishes the
+// rest (SQLite's own automatic checkpoint, at 1,000 frames, runs on the writer every time; a WAL
+// of 4,000 frames was seen to fill a small disk by itself).
+constexpr int kCheckpointPass = 500;
+constexpr int kRestartFrames = 2000;
+constexpr int kCheckpointTail = 64;
+constexpr int kCheckpointLimit = 2500;
+}  // namespace
 
 WriteQueue::WriteQueue(Database db) : db_(std::move(db)) {
   // The writer touches the same index pages batch after batch (the events table's tail, the
   // aggregates of migration 4): a page cache of 16 MB instead of SQLite's 2 MB keeps them in
   // memory rather than re-reading them from the file. Per connection: readers keep the default.
-  // (The WAL keeps SQLite's checkpoint every 1,000 pages: a larger threshold lets the WAL itself
-  // fill a small disk, and a full disk then never reaches the checkpoint that would free it.)
   if (db_.dialect() == Dialect::sqlite) (void)db_.exec("PRAGMA cache_size = -16384");
+  start_background_checkpoints();
   thread_ = std::thread([this] { loop(); });
 }
 
 WriteQueue::~WriteQueue() { stop(); }
+
+void WriteQueue::start_background_checkpoints() {
+  sqlite3* writer = db_.sqlite_handle();
+  if (!writer) return;
+  auto mode = db_.prepare("PRAGMA journal_mode");
+  if (!mode) return;
+  auto row = mode->step();
+  if (!row || !*row || mode->column_text(0) != "wal") return;
+  mode->reset();
+  auto second = Database::open(db_.describe());
+  if (!second) {
+    spdlog::warn("store: checkpoints stay on the writer's thread: {}", second.error());
+    return;
+  }
+  checkpoint_db_ = std::move(*second);
+  // Replaces SQLite's automatic checkpoint on this connection (itself a WAL hook).
+  sqlite3_wal_hook(writer, &WriteQueue::on_wal_commit, this);
+  checkpoint_thread_ = std::thread([this] { checkpoint_loop(); });
+}
+
+int WriteQueue::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+  auto& q = *static_cast<WriteQueue*>(self);
+  if (frames < q.wal_frames_) q.wal_restarted_ = true;
+  q.wal_frames_ = frames;
+  return SQLITE_OK;
+}
+
+void WriteQueue::checkpoint_after_commit() {
+  if (!checkpoint_thread_.joinable()) return;
+  std::unique_lock lock(checkpoint_mutex_);
+  if (wal_restarted_) {
+    checkpointed_frames_ = 0;  // counted in the WAL that was started over
+    wal_restarted_ = false;
+  }
+  if (wal_frames_ < kCheckpointPass) return;
+  if (checkpoint_running_ || checkpoint_wanted_) {
+    if (wal_frames_ < kCheckpointLimit) return;
+    checkpoint_done_.wait(lock, [&] { return !checkpoint_running_ && !checkpoint_wanted_; });
+  }
+  // A pass's count belongs to an earlier WAL when it is larger than this one.
+  int uncopied = wal_frames_ - (checkpointed_frames_ <= wal_frames_ ? checkpointed_frames_ : 0);
+  bool finish = wal_frames_ >= kCheckpointLimit || (wal_frames_ >= kRestartFrames && uncopied <= kCheckpointTail);
+  if (!finish) {
+    if (uncopied >= kCheckpointPass || (wal_frames_ >= kRestartFrames && uncopied > kCheckpointTail)) {
+      checkpoint_wanted_ = true;
+      lock.unlock();
+      checkpoint_wake_.notify_one();
+    }
+    return;
+  }
+  lock.unlock();
+  int rc = sqlite3_wal_checkpoint_v2(db_.sqlite_handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    spdlog::debug("store: checkpoint on the writer failed: {}", sqlite3_errstr(rc));
+  ++tail_checkpoints_;
+  lock.lock();
+  checkpointed_frames_ = 0;
+}
+
+void WriteQueue::checkpoint_loop() {
+  std::unique_lock lock(checkpoint_mutex_);
+  while (true) {
+    checkpoint_wake_.wait(lock, [&] { return checkpoint_stopping_ || checkpoint_wanted_; });
+    if (checkpoint_stopping_) return;
+    checkpoint_wanted_ = false;
+    checkpoint_running_ = true;
+    lock.unlock();
+    int log = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.sqlite_handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                       &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+      spdlog::debug("store: background checkpoint failed: {}", sqlite3_errstr(rc));
+    lock.lock();
+    checkpoint_running_ = false;
+    checkpointed_frames_ = rc == SQLITE_OK ? copied : 0;
+    ++background_checkpoints_;
+    checkpoint_done_.notify_all();
+  }
+}
 
 std::future<Status> WriteQueue::submit(Job job, Batching batching) {
   auto done = std::make_shared<std::promise<Status>>();
@@ -69,11 +162,26 @@ void WriteQueue::stop() {
       spdlog::debug("store: the writer ran {} jobs in {} batches ({:.1f} per commit)", jobs_, batches_,
                     static_cast<double>(jobs_) / static_cast<double>(batches_));
   }
+  if (checkpoint_thread_.joinable()) {
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      checkpoint_stopping_ = true;
+    }
+    checkpoint_wake_.notify_one();
+    checkpoint_thread_.join();
+    spdlog::debug("store: {} checkpoints in the background, {} finished by the writer", background_checkpoints_,
+                  tail_checkpoints_);
+  }
 }
 
 size_t WriteQueue::pending() const {
   std::lock_guard lock(mutex_);
   return queue_.size();
+}
+
+std::uint64_t WriteQueue::background_checkpoints() const {
+  std::lock_guard lock(checkpoint_mutex_);
+  return background_checkpoints_;
 }
 
 void WriteQueue::loop() {
@@ -98,6 +206,7 @@ void WriteQueue::loop() {
     ++batches_;
     jobs_ += batch.size();
     run_batch(batch);
+    checkpoint_after_commit();
     idle_since = Clock::now();
   }
 }

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <future>
 #include <stdexcept>
 #include <string>
@@ -229,6 +230,33 @@ TEST_CASE("write queue: an immediate job is not held back by a gathering writer"
   REQUIRE(gathered.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   CHECK(gathered.get());
   CHECK(seqs(f.reader()) == std::vector<long long>{1, 2});
+}
+
+TEST_CASE("write queue: SQLite's WAL is checkpointed off the writer's thread and stays bounded") {
+  if (campaignd::testing::testing_on_postgresql()) return;  // PostgreSQL has no WAL file of ours
+  QueueFixture f;
+  REQUIRE(f.queue.run([](const Database& db) -> Status { return db.exec("CREATE TABLE pages (body BLOB)"); }));
+  // About a page per row, from several threads at once: some 8,000 WAL frames in all, three
+  // times the most the WAL may hold, in batches as small as the HTTP threads make them.
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        Status s = f.queue.run([](const Database& db) -> Status {
+          return db.exec("INSERT INTO pages (body) VALUES (randomblob(3000))");
+        }, store::Batching::gather);
+        if (!s) ++failed;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(failed == 0);
+  CHECK(f.queue.background_checkpoints() > 0);
+  // SQLite never shrinks the WAL file, so its size is the most it held: at most the limit
+  // (2,500 frames of 4 KiB and a 24-byte header each) and a batch beyond it.
+  auto wal_bytes = std::filesystem::file_size(f.path + "-wal");
+  CHECK(wal_bytes <= 2'600 * (4096 + 24) + 32);
+  CHECK(testing::query_int(f.reader(), "SELECT COUNT(*) FROM pages") == 8'000);
 }
 
 TEST_CASE("write queue: a PostgreSQL connection the server dropped is opened again before the next batch") {
