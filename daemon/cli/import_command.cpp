@@ -10,12 +10,18 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <stop_token>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -138,23 +144,73 @@ enum class Batching {
   whole_file,
 };
 
-// What one kind of import does with the header and with each row.
-class RowSink {
+// What one kind of import does with the header and with each row (ContactSink, EventSink):
+//   std::optional<std::string> accept_header(const Columns&)  a message (without the file:line
+//       place) when the header cannot be used; called before any row is read.
+//   void prepare(std::vector<std::string>& fields, Prepared& out)  whatever a row needs that
+//       touches no store; runs on the reading thread, concurrently with write_row of earlier
+//       rows, so it may only read what accept_header set. May take the fields' strings.
+//   Result<Batching> begin()  called inside the first write transaction, before the first row.
+//   Result<Outcome> write_row(Prepared&)  a message when the row is rejected (nothing written);
+//       an error result when the store failed.
+//   Status finish()  called inside the last write transaction, before it commits.
+struct Outcome {
+  std::optional<std::string> rejected;
+  bool duplicate = false;
+};
+
+// Hands batches of rows from the thread that reads the CSV to the one that writes them, at
+// most `capacity` batches ahead, so a file of any size is never held in memory. Either side
+// may give up: the reader by close() (the end of the file, or its exception), the writer by a
+// stop request on the reader's jthread, which wakes a push() waiting for room.
+template <typename T>
+class BoundedQueue {
  public:
-  virtual ~RowSink() = default;
-  // A message (without the file:line place) when the header cannot be used.
-  virtual std::optional<std::string> accept_header(const Columns& columns) = 0;
-  // Called inside the first write transaction, before the first row is written.
-  virtual Result<Batching> begin() { return Batching::batches; }
-  // Called inside the last write transaction, before it commits.
-  virtual Status finish() { return {}; }
-  // Validates and writes one row. A message when the row is rejected (nothing written);
-  // an error result when the store failed.
-  struct Outcome {
-    std::optional<std::string> rejected;
-    bool duplicate = false;
-  };
-  virtual Result<Outcome> write_row(const std::vector<std::string>& fields) = 0;
+  explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
+
+  // false when the writer has stopped: the reader should stop too.
+  bool push(T item, std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    if (!not_full_.wait(lock, stop, [&] { return items_.size() < capacity_; })) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+
+  // Nothing once the reader has closed the queue and every batch has been taken.
+  std::optional<T> pop() {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait(lock, [&] { return !items_.empty() || closed_; });
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable_any not_full_;
+  std::condition_variable not_empty_;
+  std::deque<T> items_;
+  std::size_t capacity_;
+  bool closed_ = false;
+};
+
+// One CSV record as the reading thread passes it on.
+template <typename Prepared>
+struct ReadRow {
+  long line = 0;
+  std::uint64_t bytes = 0;  // read from the file once this record was: for the progress bar
+  // A record that never reaches the sink (malformed CSV, wrong field count): its whole message.
+  std::optional<std::string> unreadable;
+  Prepared prepared;
 };
 
 class Importer {
@@ -163,6 +219,7 @@ class Importer {
       : csv_path_(csv_path), progress_(progress), show_progress_(show_progress) {}
 
   // Opens and migrates the database, then hands it to `make_sink` for the repositories.
+  // Rows are read and prepared on a second thread while this one writes the rows before them.
   template <typename MakeSink>
   Result<ImportReport> run(const std::string& db_path, MakeSink make_sink) {
     auto start = Clock::now();
@@ -215,7 +272,15 @@ class Importer {
     if (report.errors.size() < kMaxKeptErrors) report.errors.push_back(std::move(message));
   }
 
-  Status read_all(std::istream& in, const store::Database& db, RowSink& sink, ImportReport& report) {
+  // Rows per batch handed from the reading thread to the writing one, and batches in flight:
+  // enough that neither waits on the other's bursts, little enough to keep memory flat.
+  static constexpr std::size_t kBatchRows = 1000;
+  static constexpr std::size_t kBatchesAhead = 4;
+
+  template <typename Sink>
+  Status read_all(std::istream& in, const store::Database& db, Sink& sink, ImportReport& report) {
+    using Row = ReadRow<typename Sink::Prepared>;
+    using Batch = std::vector<Row>;
     std::error_code ec;
     auto size = fs::file_size(csv_path_, ec);
     util::CsvReader reader(in, csv_path_);
@@ -246,55 +311,89 @@ class Importer {
       return {};
     }
 
+    BoundedQueue<Batch> queue(kBatchesAhead);
+    std::exception_ptr reader_failed;  // written by the reader before close(), read after pop()
+    std::uint64_t bytes_at_end = 0;    // likewise
+    // The reader stops between records once the writer stops (a stop request, sent by the
+    // jthread's destructor on every way out of this function, before `queue` is destroyed).
+    std::jthread reading([&](std::stop_token stop) {
+      try {
+        const std::size_t width = columns.names.size();
+        Batch batch;
+        batch.reserve(kBatchRows);
+        while (!stop.stop_requested()) {
+          auto got = reader.next(record);
+          if (got && !*got) break;
+          Row& row = batch.emplace_back();
+          row.line = record.line;
+          row.bytes = reader.bytes_consumed();
+          if (!got)
+            row.unreadable = got.error();
+          else if (record.fields.size() != width)
+            row.unreadable = place(record.line) + "expected " + std::to_string(width) + " fields, found " +
+                             std::to_string(record.fields.size());
+          else
+            sink.prepare(record.fields, row.prepared);
+          if (batch.size() == kBatchRows) {
+            if (!queue.push(std::move(batch), stop)) break;
+            batch = Batch();
+            batch.reserve(kBatchRows);
+          }
+        }
+        if (!batch.empty()) queue.push(std::move(batch), stop);
+        bytes_at_end = reader.bytes_consumed();
+      } catch (...) {
+        reader_failed = std::current_exception();
+      }
+      queue.close();
+    });
+
     ProgressBar bar(progress_, show_progress_, ec ? 0 : size);
     std::optional<store::Transaction> tx;
     std::optional<Batching> batching;  // known once the first transaction has begun
     long in_tx = 0;
-    while (true) {
-      auto got = reader.next(record);
-      if (got && !*got) break;
-      ++report.rows;
-      bar.update(reader.bytes_consumed(), report.rows);
-      if (!got) {
-        reject(report, got.error());
-        continue;
-      }
-      if (record.fields.size() != columns.names.size()) {
-        reject(report, place(record.line) + "expected " + std::to_string(columns.names.size()) + " fields, found " +
-                           std::to_string(record.fields.size()));
-        continue;
-      }
-      if (!tx) {
-        tx.emplace(db);
-        if (!tx->begun()) return fail(place(record.line) + "import stopped: " + tx->begun().error());
-        if (!batching) {
-          auto chosen = sink.begin();
-          if (!chosen) return fail(place(record.line) + "import stopped: " + chosen.error());
-          batching = *chosen;
+    while (auto batch = queue.pop()) {
+      for (Row& row : *batch) {
+        ++report.rows;
+        bar.update(row.bytes, report.rows);
+        if (row.unreadable) {
+          reject(report, std::move(*row.unreadable));
+          continue;
+        }
+        if (!tx) {
+          tx.emplace(db);
+          if (!tx->begun()) return fail(place(row.line) + "import stopped: " + tx->begun().error());
+          if (!batching) {
+            auto chosen = sink.begin();
+            if (!chosen) return fail(place(row.line) + "import stopped: " + chosen.error());
+            batching = *chosen;
+          }
+        }
+        auto outcome = sink.write_row(row.prepared);
+        if (!outcome)
+          return fail(place(row.line) + "import stopped: " + outcome.error() + lost_rows(*batching, in_tx));
+        if (outcome->rejected) {
+          reject(report, place(row.line) + *outcome->rejected);
+        } else if (outcome->duplicate) {
+          ++report.duplicates;
+        } else {
+          ++report.imported;
+        }
+        if (++in_tx >= kRowsPerTransaction && batching == Batching::batches) {
+          if (auto s = tx->commit(); !s) return fail(place(row.line) + "import stopped: " + s.error());
+          tx.reset();
+          in_tx = 0;
         }
       }
-      auto outcome = sink.write_row(record.fields);
-      if (!outcome)
-        return fail(place(record.line) + "import stopped: " + outcome.error() + lost_rows(*batching, in_tx));
-      if (outcome->rejected) {
-        reject(report, place(record.line) + *outcome->rejected);
-      } else if (outcome->duplicate) {
-        ++report.duplicates;
-      } else {
-        ++report.imported;
-      }
-      if (++in_tx >= kRowsPerTransaction && batching == Batching::batches) {
-        if (auto s = tx->commit(); !s) return fail(place(record.line) + "import stopped: " + s.error());
-        tx.reset();
-        in_tx = 0;
-      }
     }
+    // The file may not have been read to its end: nothing of the open transaction is kept.
+    if (reader_failed) std::rethrow_exception(reader_failed);
     if (tx) {
       auto done = sink.finish();
       if (done) done = tx->commit();
       if (!done) return fail(csv_path_ + ": import stopped: " + done.error() + lost_rows(*batching, in_tx));
     }
-    bar.finish(reader.bytes_consumed(), report.rows);
+    bar.finish(bytes_at_end, report.rows);
     return {};
   }
 
@@ -312,36 +411,31 @@ Result<std::string> email_cell(const std::string& cell) {
   return email;
 }
 
-// A cell as an attribute value: numbers as JSON numbers, the rest as strings.
-nlohmann::json attribute_value(std::string_view cell) {
-  if (is_json_number(cell)) {
-    long long i = 0;
-    if (cell.find_first_of(".eE") == std::string_view::npos && util::parse_int(cell, i)) return i;
-    double d = 0;
-    if (util::parse_double(cell, d)) return d;
-  }
-  return std::string(cell);
-}
-
 // ---- contacts --------------------------------------------------------------------------------
 
-class ContactSink final : public RowSink {
+class ContactSink final {
  public:
+  struct Prepared {
+    std::optional<std::string> rejected;
+    store::Contact contact;  // its attrs left empty: attrs_json is what is written
+    std::string attrs_json;
+  };
+
   ContactSink(const store::Database& db, std::unordered_set<std::string> suppressed, util::UnixTime now)
       : db_(db), contacts_(db), suppressed_(std::move(suppressed)), now_(now) {}
 
   // An empty table on SQLite is filled by a bulk load: without its indexes, which are built at
   // the end, by sorting, instead of taking a million rows in random email order one at a time.
-  Result<Batching> begin() override {
+  Result<Batching> begin() {
     auto loader = store::ContactBulkLoader::start(db_);
     if (!loader) return std::unexpected(loader.error());
     bulk_ = std::move(*loader);
     return bulk_ ? Batching::whole_file : Batching::batches;
   }
 
-  Status finish() override { return bulk_ ? bulk_->finish() : Status{}; }
+  Status finish() { return bulk_ ? bulk_->finish() : Status{}; }
 
-  std::optional<std::string> accept_header(const Columns& columns) override {
+  std::optional<std::string> accept_header(const Columns& columns) {
     auto email = columns.find("email");
     if (!email) return "no 'email' column (columns: " + join(columns.names) + ")";
     email_ = *email;
@@ -349,43 +443,67 @@ class ContactSink final : public RowSink {
     last_ = columns.find("last_name");
     tags_ = columns.find("tags");
     status_ = columns.find("status");
+    std::vector<std::pair<std::string, std::size_t>> by_name;
     for (std::size_t i = 0; i < columns.names.size(); ++i)
       if (i != email_ && i != first_ && i != last_ && i != tags_ && i != status_)
-        attributes_.emplace_back(i, columns.names[i]);
+        by_name.emplace_back(columns.names[i], i);
+    // nlohmann::json's objects keep their keys sorted, and attrs written before kept that order.
+    std::sort(by_name.begin(), by_name.end());
+    for (const auto& [name, i] : by_name) {
+      std::string key;
+      append_json_string(key, name);
+      attribute_keys_.emplace_back(i, key + ":");
+    }
     return std::nullopt;
   }
 
-  Result<Outcome> write_row(const std::vector<std::string>& fields) override {
+  void prepare(std::vector<std::string>& fields, Prepared& out) const {
     auto email = email_cell(fields[email_]);
-    if (!email) return Outcome{email.error()};
-    store::Contact& c = contact_;
+    if (!email) {
+      out.rejected = email.error();
+      return;
+    }
+    store::Contact& c = out.contact;
     c.email = std::move(*email);
-    c.status = "subscribed";
     if (status_) {
       std::string status = util::to_lower(util::trim(fields[*status_]));
       if (!status.empty()) {
-        if (!store::is_contact_status(status))
-          return Outcome{"unknown status " + cell_text(fields[*status_]) +
-                         " (subscribed, pending, unsubscribed, bounced or complained)"};
+        if (!store::is_contact_status(status)) {
+          out.rejected = "unknown status " + cell_text(fields[*status_]) +
+                         " (subscribed, pending, unsubscribed, bounced or complained)";
+          return;
+        }
         c.status = std::move(status);
       }
     }
     if (!suppressed_.empty() && !store::is_opted_out_status(c.status) &&
         suppressed_.contains(util::sha256_hex(c.email)))
       c.status = "unsubscribed";
-    c.first_name = first_ ? std::string(util::trim(fields[*first_])) : std::string();
-    c.last_name = last_ ? std::string(util::trim(fields[*last_])) : std::string();
-    c.tags.clear();
+    if (first_) c.first_name = util::trim(fields[*first_]);
+    if (last_) c.last_name = util::trim(fields[*last_]);
     if (tags_)
       for (const auto& tag : util::split(fields[*tags_], ','))
         if (auto t = util::trim(tag); !t.empty()) c.tags.emplace_back(t);
-    c.attrs = nlohmann::json::object();
-    for (const auto& [i, name] : attributes_)
-      if (auto cell = util::trim(fields[i]); !cell.empty()) c.attrs[name] = attribute_value(cell);
+    // As store::attrs_text would write a nlohmann::json object of the same cells (keys sorted),
+    // without building one for every row of a million.
+    std::string& json = out.attrs_json;
+    json += '{';
+    for (const auto& [i, key] : attribute_keys_) {
+      auto cell = util::trim(fields[i]);
+      if (cell.empty()) continue;
+      if (json.size() > 1) json += ',';
+      json += key;
+      append_attribute_json(json, cell);
+    }
+    json += '}';
     c.created_at = c.updated_at = now_;
+  }
+
+  Result<Outcome> write_row(Prepared& row) {
+    if (row.rejected) return Outcome{std::move(row.rejected)};
     if (bulk_) {
-      if (auto id = bulk_->add(c); !id) return std::unexpected(id.error());
-    } else if (auto s = contacts_.upsert(c, store::UpsertMode::merge); !s) {
+      if (auto id = bulk_->add(row.contact, row.attrs_json); !id) return std::unexpected(id.error());
+    } else if (auto s = contacts_.upsert(row.contact, store::UpsertMode::merge, row.attrs_json); !s) {
       return std::unexpected(s.error());
     }
     return Outcome{};
@@ -405,8 +523,7 @@ class ContactSink final : public RowSink {
   util::UnixTime now_;
   std::size_t email_ = 0;
   std::optional<std::size_t> first_, last_, tags_, status_;
-  std::vector<std::pair<std::size_t, std::string>> attributes_;
-  store::Contact contact_;  // reused between rows
+  std::vector<std::pair<std::size_t, std::string>> attribute_keys_;  // column, "\"name\":"; by name
 };
 
 // ---- events ----------------------------------------------------------------------------------
@@ -425,11 +542,14 @@ std::string canonical_amount(double amount) {
   return ec == std::errc() ? std::string(buf, end) : std::to_string(amount);
 }
 
-class EventSink final : public RowSink {
+class EventSink final {
  public:
+  // Each row needs lookups in the store to be checked: only its cells are read ahead.
+  using Prepared = std::vector<std::string>;
+
   EventSink(const store::Database& db, util::UnixTime now) : db_(db), contacts_(db), events_(db), now_(now) {}
 
-  std::optional<std::string> accept_header(const Columns& columns) override {
+  std::optional<std::string> accept_header(const Columns& columns) {
     auto email = columns.find("email");
     auto type = columns.find("type");
     if (!email) return std::string("no 'email' column");
@@ -443,7 +563,11 @@ class EventSink final : public RowSink {
     return std::nullopt;
   }
 
-  Result<Outcome> write_row(const std::vector<std::string>& fields) override {
+  void prepare(std::vector<std::string>& fields, Prepared& out) const { out.swap(fields); }
+  Result<Batching> begin() { return Batching::batches; }
+  Status finish() { return {}; }
+
+  Result<Outcome> write_row(const std::vector<std::string>& fields) {
     auto email = email_cell(fields[email_]);
     if (!email) return Outcome{email.error()};
     std::string type = util::to_lower(util::trim(fields[type_]));
@@ -502,6 +626,65 @@ class EventSink final : public RowSink {
 
 // ---- public entry points ---------------------------------------------------------------------
 
+nlohmann::json attribute_value(std::string_view cell) {
+  if (is_json_number(cell)) {
+    long long i = 0;
+    if (cell.find_first_of(".eE") == std::string_view::npos && util::parse_int(cell, i)) return i;
+    double d = 0;
+    if (util::parse_double(cell, d)) return d;
+  }
+  return std::string(cell);
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  if (!util::is_valid_utf8(text)) {
+    // Never from a CSV cell (the reader rejects those): nlohmann's own replacement rules.
+    out += nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
+  }
+  out += '"';
+  for (char ch : text) {
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20) {
+          constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(ch >> 4) & 0xF];
+          out += kHex[ch & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_attribute_json(std::string& out, std::string_view cell) {
+  if (is_json_number(cell)) {
+    long long i = 0;
+    if (cell.find_first_of(".eE") == std::string_view::npos && util::parse_int(cell, i)) {
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, i);
+      out.append(buf, end);
+      return;
+    }
+    // Doubles are rare in a contacts file: nlohmann's own shortest form, as attrs had it.
+    double d = 0;
+    if (util::parse_double(cell, d)) {
+      out += nlohmann::json(d).dump();
+      return;
+    }
+  }
+  append_json_string(out, cell);
+}
+
 bool is_json_number(std::string_view s) {
   std::size_t i = 0, n = s.size();
   auto digits = [&] {
@@ -530,7 +713,7 @@ bool is_json_number(std::string_view s) {
 Result<ImportReport> import_contacts(const std::string& db_path, const std::string& csv_path, std::ostream& progress,
                                      bool show_progress, util::UnixTime now) {
   Importer importer(csv_path, progress, show_progress);
-  return importer.run(db_path, [&](const store::Database& db) -> Result<std::unique_ptr<RowSink>> {
+  return importer.run(db_path, [&](const store::Database& db) -> Result<std::unique_ptr<ContactSink>> {
     auto suppressed = store::SuppressionRepository(db).all_keys();
     if (!suppressed) return std::unexpected(suppressed.error());
     // A bulk load builds its indexes with SQLite's sorter, which with temp_store = MEMORY (every
@@ -545,7 +728,7 @@ Result<ImportReport> import_contacts(const std::string& db_path, const std::stri
 Result<ImportReport> import_events(const std::string& db_path, const std::string& csv_path, std::ostream& progress,
                                    bool show_progress, util::UnixTime now) {
   Importer importer(csv_path, progress, show_progress);
-  return importer.run(db_path, [&](const store::Database& db) -> Result<std::unique_ptr<RowSink>> {
+  return importer.run(db_path, [&](const store::Database& db) -> Result<std::unique_ptr<EventSink>> {
     return std::make_unique<EventSink>(db, now);
   });
 }

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon/util/clock.hpp"
 #include "daemon/util/result.hpp"
 
@@ -61,5 +63,16 @@ void print_import_report(const ImportReport& report, std::string_view noun, std:
 
 // True when `text` is a JSON number literal: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 bool is_json_number(std::string_view text);
+
+// `text` as a JSON string appended to `out`, byte for byte as nlohmann::json's dump() (no
+// ensure_ascii, invalid UTF-8 replaced by U+FFFD) writes it: how an import writes contact
+// attributes without building a nlohmann::json for every row.
+void append_json_string(std::string& out, std::string_view text);
+// A (trimmed, non-empty) cell as an event import stores it in the event's data.
+nlohmann::json attribute_value(std::string_view cell);
+// A (trimmed, non-empty) cell as an import stores it among a contact's or an event's attributes,
+// appended as JSON: a JSON number literal as a number (an integer when it has no fraction nor
+// exponent and fits 64 bits), anything else as a string.
+void append_attribute_json(std::string& out, std::string_view cell);
 
 }  // namespace campaignd::cli

@@ -54,14 +54,19 @@ struct UpsertValues {
   std::string attrs;
 };
 
-Result<UpsertValues> upsert_values(const Contact& c) {
-  UpsertValues v;
-  v.email = util::normalize_address(c.email);
-  if (v.email.empty()) return fail("contact without an email address");
+// Everything but attrs; `attrs_json` is the caller's.
+Result<std::string> checked_email(const Contact& c) {
+  std::string email = util::normalize_address(c.email);
+  if (email.empty()) return fail("contact without an email address");
   if (!is_contact_status(c.status)) return fail("unknown contact status '" + c.status + "'");
+  return email;
+}
+
+Result<UpsertValues> upsert_values(const Contact& c) {
+  auto email = checked_email(c);
+  if (!email) return std::unexpected(email.error());
   if (!c.attrs.is_object() && !c.attrs.is_null()) return fail("contact attrs must be a JSON object");
-  v.attrs = c.attrs.is_null() ? "{}" : c.attrs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return v;
+  return UpsertValues{std::move(*email), attrs_text(c.attrs)};
 }
 
 // The update half of an upsert, for the contact `id` that holds c's address.
@@ -93,6 +98,10 @@ Contact contact_from(const Statement& row) {
 }
 
 }  // namespace
+
+std::string attrs_text(const nlohmann::json& attrs) {
+  return attrs.is_null() ? "{}" : attrs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 bool is_contact_status(std::string_view status) {
   for (auto s : kStatuses)
@@ -237,12 +246,22 @@ Status ContactRepository::upsert(const Contact& c, UpsertMode mode) {
   return {};
 }
 
+Status ContactRepository::upsert(const Contact& c, UpsertMode mode, const std::string& attrs_json) {
+  auto email = checked_email(c);
+  if (!email) return std::unexpected(email.error());
+  auto id = upsert_values_given(c, mode, *email, attrs_json);
+  if (!id) return std::unexpected(id.error());
+  return {};
+}
+
 Result<std::int64_t> ContactRepository::upsert_returning_id(const Contact& c, UpsertMode mode) {
   auto values = upsert_values(c);
   if (!values) return std::unexpected(values.error());
-  const std::string& email = values->email;
-  const std::string& attrs = values->attrs;
+  return upsert_values_given(c, mode, values->email, values->attrs);
+}
 
+Result<std::int64_t> ContactRepository::upsert_values_given(const Contact& c, UpsertMode mode,
+                                                            const std::string& email, const std::string& attrs) {
   // The new row's id, or 0 when the address is taken.
   auto insert = [&]() -> Result<std::int64_t> {
     auto stmt = db_.cached(kInsert);
@@ -406,18 +425,29 @@ void ContactBulkLoader::remember(std::uint32_t hash, std::uint32_t id) {
 Result<std::int64_t> ContactBulkLoader::add(const Contact& c) {
   auto values = upsert_values(c);
   if (!values) return std::unexpected(values.error());
-  const std::uint64_t full = std::hash<std::string>{}(values->email);
+  return add_checked(c, values->email, values->attrs);
+}
+
+Result<std::int64_t> ContactBulkLoader::add(const Contact& c, const std::string& attrs_json) {
+  auto email = checked_email(c);
+  if (!email) return std::unexpected(email.error());
+  return add_checked(c, *email, attrs_json);
+}
+
+Result<std::int64_t> ContactBulkLoader::add_checked(const Contact& c, const std::string& email,
+                                                    const std::string& attrs) {
+  const std::uint64_t full = std::hash<std::string>{}(email);
   const auto hash = static_cast<std::uint32_t>(full ^ (full >> 32));
-  auto id = added(values->email, hash);
+  auto id = added(email, hash);
   if (!id) return std::unexpected(id.error());
   if (*id != 0) {
-    if (auto s = update_existing(*db_, *id, c, values->attrs, UpsertMode::merge); !s) return std::unexpected(s.error());
+    if (auto s = update_existing(*db_, *id, c, attrs, UpsertMode::merge); !s) return std::unexpected(s.error());
   } else {
     if (next_id_ > std::numeric_limits<std::uint32_t>::max()) return fail("too many contacts for one import");
     // upsert's ids: an empty table numbers its rows from 1 in the order they are inserted.
     id = next_id_;
-    insert_->bind(1, *id).bind(2, values->email).bind(3, c.first_name).bind(4, c.last_name).bind(5, c.status);
-    insert_->bind(6, values->attrs).bind(7, c.created_at != 0 ? c.created_at : c.updated_at).bind(8, c.updated_at);
+    insert_->bind(1, *id).bind(2, email).bind(3, c.first_name).bind(4, c.last_name).bind(5, c.status);
+    insert_->bind(6, attrs).bind(7, c.created_at != 0 ? c.created_at : c.updated_at).bind(8, c.updated_at);
     if (auto s = insert_->run(); !s) return std::unexpected(s.error());
     ++next_id_;
     remember(hash, static_cast<std::uint32_t>(*id));

@@ -25,6 +25,8 @@ struct Contact {
 };
 
 bool is_contact_status(std::string_view status);
+// Contact::attrs as upsert writes them: compact JSON, invalid UTF-8 replaced by U+FFFD.
+std::string attrs_text(const nlohmann::json& attrs);
 // unsubscribed, bounced and complained: nobody in these states is mailed, and no import or
 // upsert moves them back.
 bool is_opted_out_status(std::string_view status);
@@ -74,6 +76,9 @@ class ContactRepository {
   // contact changes status only from subscribed or pending to an opted-out state. A new contact
   // takes `c.status`. The caller validates the address; an invalid status is an error.
   Status upsert(const Contact& c, UpsertMode mode);
+  // Like upsert, with c.attrs ignored for `attrs_json`, a JSON object as attrs_text writes it:
+  // for imports, which build it on another thread.
+  Status upsert(const Contact& c, UpsertMode mode, const std::string& attrs_json);
   // Like upsert, and gives the contact's id.
   Result<std::int64_t> upsert_returning_id(const Contact& c, UpsertMode mode);
 
@@ -87,6 +92,8 @@ class ContactRepository {
 
  private:
   Result<std::optional<Contact>> read_one(Statement& stmt);
+  Result<std::int64_t> upsert_values_given(const Contact& c, UpsertMode mode, const std::string& email,
+                                           const std::string& attrs);
 
   const Database& db_;
 };
@@ -109,11 +116,14 @@ class ContactBulkLoader {
 
   // As upsert_returning_id(c, UpsertMode::merge): validates `c` and gives the contact's id.
   Result<std::int64_t> add(const Contact& c);
+  // As add(c), with c.attrs ignored for `attrs_json` (see ContactRepository::upsert).
+  Result<std::int64_t> add(const Contact& c, const std::string& attrs_json);
   // Creates the dropped indexes; the caller commits after it.
   Status finish();
 
  private:
   explicit ContactBulkLoader(const Database& db) : db_(&db) {}
+  Result<std::int64_t> add_checked(const Contact& c, const std::string& email, const std::string& attrs);
   // The id of the contact added with `email` (whose hash is `hash`), or 0.
   Result<std::int64_t> added(const std::string& email, std::uint32_t hash);
   void remember(std::uint32_t hash, std::uint32_t id);

@@ -269,6 +269,70 @@ TEST_CASE("import: which cells are numbers") {
   }
 }
 
+namespace {
+
+std::string nlohmann_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+TEST_CASE("import: JSON strings written as nlohmann::json writes them") {
+  std::vector<std::string> texts = {"", "plain", "say \"hi\"", "back\\slash", "a/b", "tab\tnew\nline\rret",
+                                    "\b\f", "del\x7f", "Montréal", "東京", "emoji \xF0\x9F\x98\x80",
+                                    "\xC3\xA9\"\\\x01", "\xE2\x80\xA8 \xE2\x80\xA9",  // U+2028/2029 pass
+                                    "bad \xFF byte", "cut \xE2\x82", "overlong \xC0\xAF", "surrogate \xED\xA0\x80"};
+  for (int c = 0; c < 0x20; ++c) texts.push_back(std::string("c") + static_cast<char>(c) + "c");
+  texts.push_back(std::string("nul\0in", 6));
+  for (const auto& text : texts) {
+    CAPTURE(text);
+    std::string ours = "prefix";
+    cli::append_json_string(ours, text);
+    CHECK(ours == "prefix" + nlohmann_text(nlohmann::json(text)));
+  }
+}
+
+TEST_CASE("import: attribute cells typed and written as nlohmann::json writes them") {
+  for (const char* cell : {"0", "-0", "42", "-17", "9223372036854775807", "-9223372036854775808",
+                           "9223372036854775808", "-9223372036854775809", "123456789012345678901234567890",
+                           "3.25", "0.5", "0.1", "1.0", "-0.0", "1e3", "2E-4", "-1.5e+10", "1e21", "1e-7", "1e308",
+                           "1e309", "-1e400", "4.9e-324", "1e-400", "0.000001", "123456789012345.6",
+                           "1234567890123456789.5", "007", "+1", "1.", ".5", "1e", "NaN", "inf", "yes", "true",
+                           "null", "1,5", "say \"1\"", "\t1"}) {
+    CAPTURE(cell);
+    std::string ours;
+    cli::append_attribute_json(ours, cell);
+    CHECK(ours == nlohmann_text(cli::attribute_value(cell)));
+  }
+}
+
+TEST_CASE("import contacts: attrs as nlohmann::json wrote them, keys sorted, tricky names and cells") {
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  std::string csv = tmp.write("a.csv",
+                              "email,zeta,Alpha,\"qu\"\"ote\",ünï,\"back\\slash\",b,a_num,\"tab\tname\"\n"
+                              "ann@example.com,last,First,\"say \"\"hi\"\"\",Köln,\\,  ,12,1.50\n"
+                              "ben@example.com,,,,,,x,-0,1e400\n"
+                              "cat@example.com,\"multi\nline\",\x01,\x7f,東京,\"a,b\",0.1,99999999999999999999,-1e-7\n");
+  auto r = contacts(db_path, csv);
+  REQUIRE(r.imported == 3);
+  std::vector<std::string> names = {"zeta", "Alpha", "qu\"ote", "ünï", "back\\slash", "b", "a_num", "tab\tname"};
+  std::vector<std::vector<std::string>> cells = {
+      {"last", "First", "say \"hi\"", "Köln", "\\", "", "12", "1.50"},
+      {"", "", "", "", "", "x", "-0", "1e400"},
+      {"multi\nline", "\x01", "\x7f", "東京", "a,b", "0.1", "99999999999999999999", "-1e-7"}};
+  const char* emails[] = {"ann@example.com", "ben@example.com", "cat@example.com"};
+  auto db = testing::open_migrated(db_path);
+  for (std::size_t row = 0; row < 3; ++row) {
+    nlohmann::json expected = nlohmann::json::object();
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (!cells[row][i].empty()) expected[names[i]] = cli::attribute_value(cells[row][i]);
+    CAPTURE(emails[row]);
+    CHECK(testing::query_text(db, std::string("SELECT attrs FROM contacts WHERE email = '") + emails[row] + "'") ==
+          store::attrs_text(expected));
+  }
+}
+
 TEST_CASE("import contacts: a sqlite:// target makes the file's folder, not a folder named sqlite:") {
   testing::TempFolder tmp;
   std::string path = tmp.file("var/lib/c.db");
@@ -487,4 +551,101 @@ TEST_CASE("import contacts: two addresses with one hash in the bulk load stay tw
   CHECK(first.tags == std::vector<std::string>{"a", "c"});
   CHECK(second.attrs == nlohmann::json{{"city", "Kyiv"}});
   CHECK(second.tags == std::vector<std::string>{"b"});
+}
+
+// ---- rows read on one thread, written on another ------------------------------------------------
+
+namespace {
+
+// `rows` contacts p0@example.com, p1@... on lines 2, 3, ...; `line_text` replaces given lines.
+std::string numbered_contacts(long rows, const std::map<long, std::string>& line_text = {}) {
+  std::string text = "email,first_name,orders,tags\n";
+  for (long i = 0; i < rows; ++i) {
+    auto it = line_text.find(i + 2);
+    text += it != line_text.end() ? it->second
+                                  : "p" + std::to_string(i) + "@example.com,P" + std::to_string(i) + "," +
+                                        std::to_string(i) + ",t" + std::to_string(i % 3);
+    text += "\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("import contacts: bad rows far into a file of many batches are reported at their line") {
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  std::string csv = tmp.write("many.csv", numbered_contacts(7'500, {{2'345, "x@example.com,Bo\"b,1,t"},
+                                                                    {4'001, "not-an-address,N,2,t"},
+                                                                    {6'999, "short@example.com,S"}}));
+  auto r = contacts(db_path, csv);
+  CHECK(r.rows == 7'500);
+  CHECK(r.imported == 7'497);
+  CHECK(r.skipped == 3);
+  REQUIRE(r.errors.size() == 3);
+  CHECK(r.errors[0].find(csv + ":2345: field 2: a quote inside an unquoted field") == 0);
+  CHECK(r.errors[1] == csv + ":4001: invalid email 'not-an-address'");
+  CHECK(r.errors[2] == csv + ":6999: expected 4 fields, found 2");
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 7'497);
+  // Ids in file order, the skipped rows taking none.
+  CHECK(find(db, "p0@example.com").id == 1);
+  CHECK(find(db, "p2342@example.com").id == 2'343);
+  CHECK(find(db, "p2344@example.com").id == 2'344);
+  CHECK(find(db, "p7499@example.com").id == 7'497);
+  CHECK(find(db, "p7499@example.com").attrs.dump() == R"({"orders":7499})");
+  CHECK(find(db, "p7499@example.com").tags == std::vector<std::string>{"t2"});
+}
+
+TEST_CASE("import contacts: a store failure far into a bulk load stops the reader and keeps nothing") {
+  if (testing::testing_on_postgresql()) return;  // the trigger below is SQLite's
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  refuse_contact(testing::open_migrated(db_path), "p3498@example.com");
+  // Far more rows than the reader may hold ahead: it waits on a full queue when the writer fails.
+  std::string csv = tmp.write("f.csv", numbered_contacts(60'000));
+  std::ostringstream progress;
+  auto r = cli::import_contacts(db_path, csv, progress, false, kNow);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().find(csv + ":3500: import stopped: ") == 0);
+  CHECK(r.error().find("refused by the test") != std::string::npos);
+  CHECK(r.error().find("nothing was imported") != std::string::npos);
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 0);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contact_tags") == 0);
+  CHECK(has_index(db, "contacts_by_email"));
+}
+
+TEST_CASE("import contacts: a store failure early in a row-by-row import stops the reader") {
+  if (testing::testing_on_postgresql()) return;  // the trigger below is SQLite's
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  contacts(db_path, tmp.write("first.csv", "email\nzed@example.com\n"));
+  refuse_contact(testing::open_migrated(db_path), "p2@example.com");
+  std::string csv = tmp.write("f.csv", numbered_contacts(60'000));
+  std::ostringstream progress;
+  auto r = cli::import_contacts(db_path, csv, progress, false, kNow);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().find(csv + ":4: import stopped: ") == 0);
+  CHECK(r.error().find("(the last 2 rows were rolled back; rows before them are saved)") != std::string::npos);
+  auto db = testing::open_migrated(db_path);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 1);
+}
+
+TEST_CASE("import contacts: a file of many batches goes in whole, as the same rows row by row") {
+  testing::TempFolder tmp;
+  std::string csv = tmp.write("r.csv", numbered_contacts(5'003) + "P17@Example.com,Again,99,t9\n");
+  std::string empty_path = tmp.file("empty.db"), full_path = tmp.file("full.db");
+  auto bulk = contacts(empty_path, csv);
+  contacts(full_path, tmp.write("first.csv", "email\nzed@example.com\n"));
+  auto rows = contacts(full_path, csv);
+  CHECK(bulk.imported == 5'004);
+  CHECK(rows.imported == 5'004);
+  auto empty_db = testing::open_migrated(empty_path), full_db = testing::open_migrated(full_path);
+  auto from_bulk = contact_rows(empty_db), from_rows = contact_rows(full_db);
+  from_rows.erase("zed@example.com");
+  CHECK(from_bulk.size() == 5'003);
+  CHECK(from_bulk == from_rows);
+  CHECK(find(empty_db, "p17@example.com").attrs.dump() == R"({"orders":99})");
+  CHECK(find(empty_db, "p17@example.com").tags == std::vector<std::string>{"t2", "t9"});
 }
