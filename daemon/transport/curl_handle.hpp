@@ -13,11 +13,6 @@ struct CurlEasyDeleter {
 };
 using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
 
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-
 struct CurlUrlDeleter {
   void operator()(CURLU* url) const { curl_url_cleanup(url); }
 };
@@ -31,8 +26,5 @@ using CurlString = std::unique_ptr<char, CurlFreeDeleter>;
 // curl_global_init exactly once, before the first handle; safe from any thread. Returns the
 // init result (CURLE_OK normally), the same value on every call.
 CURLcode ensure_curl_global_init();
-
-// A new list with one entry; empty on allocation failure.
-inline CurlSlist make_slist(const std::string& entry) { return CurlSlist(curl_slist_append(nullptr, entry.c_str())); }
 
 }  // namespace campaignd::transport

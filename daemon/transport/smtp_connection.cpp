@@ -46,6 +46,12 @@ int finish_connect(int fd, int timeout_seconds) {
   return error;
 }
 
+// "[::1]" -> "::1": urls bracket IPv6 literals, resolvers and certificate checks want them bare.
+std::string bare_host(const std::string& host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') return host.substr(1, host.size() - 2);
+  return host;
+}
+
 bool is_ip_literal(const std::string& host) {
   unsigned char buffer[sizeof(in6_addr)];
   return ::inet_pton(AF_INET, host.c_str(), buffer) == 1 || ::inet_pton(AF_INET6, host.c_str(), buffer) == 1;
@@ -69,8 +75,7 @@ Result<SslContext> make_tls_client_context(bool verify) {
 
 Result<std::unique_ptr<SmtpConnection>> SmtpConnection::open(const std::string& host_in, const std::string& port,
                                                               int timeout_seconds) {
-  std::string host = host_in;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string host = bare_host(host_in);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -158,8 +163,7 @@ Status SmtpConnection::fill_tls() {
 }
 
 Status SmtpConnection::start_tls(SSL_CTX* ctx, const std::string& host_in, bool verify) {
-  std::string host = host_in;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string host = bare_host(host_in);
   SslSession ssl(SSL_new(ctx));
   if (!ssl) return fail("cannot start TLS: " + openssl_error());
   BIO* in = BIO_new(BIO_s_mem());
