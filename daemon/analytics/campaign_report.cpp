@@ -85,10 +85,11 @@ Status read_links(const store::Database& db, CampaignReport& r) {
                          });
   if (!clicks) return clicks;
   // A conversion is credited to its send's last human click before it (what conversions.cpp
-  // attributed it by); that click's link gets it.
+  // attributed it by); that click's link gets it. The send's clicks are found among its
+  // contact's events (events_by_contact): events carry no index by send.
   auto conversions = each_row(
       db,
-      "SELECT COALESCE((SELECT " + url_of(db, "k") + " FROM events k WHERE k.send_id = v.send_id AND k.kind = 'clicked' "
+      "SELECT COALESCE((SELECT " + url_of(db, "k") + " FROM events k WHERE k.contact_id = v.contact_id AND k.send_id = v.send_id AND k.kind = 'clicked' "
       "AND k.machine = 0 AND k.at <= v.at ORDER BY k.at DESC, k.id DESC LIMIT 1), ''), "
       "COUNT(DISTINCT v.contact_id), COALESCE(SUM(v.amount), 0) FROM events v "
       "WHERE v.campaign_id = ?1 AND v.kind = 'converted' AND v.machine = 0 GROUP BY 1",

@@ -83,8 +83,8 @@ TEST_CASE("migration 9: contacts rebuilt with their ids, tags, sends, events and
   const std::string autoindex = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_contacts%'";
   CHECK(testing::query_int(db, autoindex) == 1);
 
-  REQUIRE(store::migrate(db));
-  CHECK(testing::query_int(db, "PRAGMA user_version") == store::latest_schema_version());
+  REQUIRE(store::migrate_to(db, 9));
+  CHECK(testing::query_int(db, "PRAGMA user_version") == 9);
   CHECK(rows_of(db, contacts_sql) == contacts_before);
   CHECK(rows_of(db, references_sql) == references_before);
   CHECK(rows_of(db, schema_sql) == schema_before);  // every trigger and other index, as it was
@@ -106,4 +106,24 @@ TEST_CASE("migration 9: contacts rebuilt with their ids, tags, sends, events and
   CHECK(testing::query_int(db, "SELECT count(*) FROM sends WHERE id = 100 AND contact_id IS NULL") == 1);
   exec(db, "INSERT INTO contacts (email, created_at, updated_at) VALUES ('dan@example.com', 0, 0)");
   CHECK(testing::query_int(db, "SELECT id FROM contacts WHERE email = 'dan@example.com'") == 43);
+}
+
+TEST_CASE("migration 10: events lose events_by_send; their rows and other indexes stay") {
+  testing::TempFolder tmp;
+  auto db = open_sqlite(tmp.file("m.db"));
+  REQUIRE(store::migrate_to(db, 9));
+  exec(db,
+       "INSERT INTO contacts (id, email, created_at, updated_at) VALUES (3, 'ann@example.com', 0, 0);"
+       "INSERT INTO campaigns (id, name, schedule_at, created_at, updated_at) VALUES (1, 'spring', 0, 0, 0);"
+       "INSERT INTO sends (id, campaign_id, contact_id, state) VALUES (100, 1, 3, 'sent');"
+       "INSERT INTO events (kind, contact_id, campaign_id, send_id, at) VALUES ('clicked', 3, 1, 100, 1000);");
+  const std::string index = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ";
+  CHECK(testing::query_int(db, index + "'events_by_send'") == 1);
+  REQUIRE(store::migrate(db));
+  CHECK(testing::query_int(db, "PRAGMA user_version") == 10);
+  CHECK(testing::query_int(db, index + "'events_by_send'") == 0);
+  CHECK(testing::query_int(db, index + "'events_by_contact'") == 1);
+  CHECK(testing::query_int(db, index + "'events_by_campaign'") == 1);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM events WHERE send_id = 100") == 1);
+  CHECK(testing::query_text(db, "PRAGMA integrity_check") == "ok");
 }
