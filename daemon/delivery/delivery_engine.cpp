@@ -243,14 +243,28 @@ util::UnixTime DeliveryEngine::backoff(int attempts) const {
 
 void DeliveryEngine::release(const std::vector<store::ClaimedSend>& items, util::UnixTime retry_at) {
   // Back to queued without counting an attempt: the send never reached the transport.
-  auto s = store_.writer().run([&](const store::Database& db) -> Status {
+  std::vector<std::int64_t> ids;
+  ids.reserve(items.size());
+  for (const auto& item : items) ids.push_back(item.id);
+  WriteJob job = [ids = std::move(ids), retry_at](const store::Database& db) -> Status {
     auto stmt = db.cached("UPDATE sends SET state = 'queued', next_attempt_at = ?2 WHERE id = ?1 AND state = 'sending'");
     if (!stmt) return std::unexpected(stmt.error());
-    for (const auto& item : items)
-      if (auto r = (*stmt)->bind(1, item.id).bind(2, retry_at).run(); !r) return r;
+    for (auto id : ids)
+      if (auto r = (*stmt)->bind(1, id).bind(2, retry_at).run(); !r) return r;
     return {};
-  });
-  if (!s) spdlog::error("delivery: could not return sends to the queue: {}", s.error());
+  };
+  auto s = store_.writer().run(job);
+  if (s) return;
+  // Left as it is, the send would stay 'sending' under this node's lease, which the heartbeat
+  // renews for as long as the node lives: nobody would ever claim it again. It is written with
+  // the unrecorded outcomes, before sending resumes.
+  spdlog::error("delivery: could not return {} send(s) to the queue (tried again before sending resumes): {}",
+                items.size(), s.error());
+  {
+    std::lock_guard lock(mutex_);
+    unrecorded_.push_back(std::move(job));
+  }
+  store_failed("return sends to the queue", s.error());
 }
 
 void DeliveryEngine::write_releases(const std::vector<Release>& releases) {

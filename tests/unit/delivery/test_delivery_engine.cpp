@@ -310,6 +310,36 @@ TEST_CASE("delivery: drain() returns claimed but unstarted sends to the queue") 
   CHECK(claimed == 8 - sent);
 }
 
+TEST_CASE("delivery: claimed sends the store would not take back are returned once it does, then sent") {
+  // The recipients cannot be read and the store refuses to put the sends back in the queue (a
+  // database server restarting does both at once). Left 'sending', they would wait forever under
+  // this node's lease, which its heartbeat renews. The refusal is staged in SQLite's SQL; the
+  // engine's code is the same on both stores.
+  if (testing::testing_on_postgresql()) return;
+  DeliveryFixture f;
+  f.enqueue({"ann@example.com", "ben@example.com", "cat@example.com"});
+  f.write([](const store::Database& db) -> Status {
+    if (auto s = db.exec("ALTER TABLE contacts RENAME TO contacts_away"); !s) return s;
+    return db.exec("CREATE TRIGGER refuse_requeue BEFORE UPDATE ON sends WHEN NEW.state = 'queued' "
+                   "BEGIN SELECT RAISE(ABORT, 'the store refuses writes'); END");
+  });
+  auto transport = f.maildir_transport();
+  delivery::DeliveryEngine engine(*f.store, f.catalog, *transport, f.composer, f.clock, settings());
+  REQUIRE(engine.start());
+  CHECK(wait_until([&] { return engine.stats().paused_reason.find("return sends to the queue") != std::string::npos; }));
+  CHECK(f.count("state = 'sending'") == 3);
+  f.write([](const store::Database& db) -> Status {
+    if (auto s = db.exec("DROP TRIGGER refuse_requeue"); !s) return s;
+    return db.exec("ALTER TABLE contacts_away RENAME TO contacts");
+  });
+  CHECK(wait_until([&] { return f.count("state = 'queued'") == 3; }));
+  f.clock.advance_seconds(60);  // past the moment they were put back for
+  CHECK(wait_until([&] { return f.count("state = 'sent'") == 3; }));
+  CHECK(engine.stats().paused_reason.empty());
+  engine.drain();
+  CHECK(f.delivered().size() == 3);
+}
+
 TEST_CASE("delivery: sends of a campaign missing from the catalog wait, they are not sent or dropped") {
   DeliveryFixture f;
   f.enqueue({"ann@example.com"});
