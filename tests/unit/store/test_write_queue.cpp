@@ -236,13 +236,13 @@ TEST_CASE("write queue: SQLite's WAL is checkpointed off the writer's thread and
   if (campaignd::testing::testing_on_postgresql()) return;  // PostgreSQL has no WAL file of ours
   QueueFixture f;
   REQUIRE(f.queue.run([](const Database& db) -> Status { return db.exec("CREATE TABLE pages (body BLOB)"); }));
-  // About a page per row, from several threads at once: some 8,000 WAL frames in all, three
+  // About a page per row, from several threads at once: some 16,000 WAL frames in all, three
   // times the most the WAL may hold, in batches as small as the HTTP threads make them.
   std::vector<std::thread> threads;
   std::atomic<int> failed{0};
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&] {
-      for (int i = 0; i < 1000; ++i) {
+      for (int i = 0; i < 2000; ++i) {
         Status s = f.queue.run([](const Database& db) -> Status {
           return db.exec("INSERT INTO pages (body) VALUES (randomblob(3000))");
         }, store::Batching::gather);
@@ -253,10 +253,10 @@ TEST_CASE("write queue: SQLite's WAL is checkpointed off the writer's thread and
   CHECK(failed == 0);
   CHECK(f.queue.background_checkpoints() > 0);
   // SQLite never shrinks the WAL file, so its size is the most it held: at most the limit
-  // (2,500 frames of 4 KiB and a 24-byte header each) and a batch beyond it.
+  // (5,000 frames of 4 KiB and a 24-byte header each) and a batch beyond it.
   auto wal_bytes = std::filesystem::file_size(f.path + "-wal");
-  CHECK(wal_bytes <= 2'600 * (4096 + 24) + 32);
-  CHECK(testing::query_int(f.reader(), "SELECT COUNT(*) FROM pages") == 8'000);
+  CHECK(wal_bytes <= 5'100 * (4096 + 24) + 32);
+  CHECK(testing::query_int(f.reader(), "SELECT COUNT(*) FROM pages") == 16'000);
 }
 
 TEST_CASE("write queue: a PostgreSQL connection the server dropped is opened again before the next batch") {
