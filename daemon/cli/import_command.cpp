@@ -421,8 +421,9 @@ class ContactSink final {
     std::string attrs_json;
   };
 
-  ContactSink(const store::Database& db, std::unordered_set<std::string> suppressed, util::UnixTime now)
-      : db_(db), contacts_(db), suppressed_(std::move(suppressed)), now_(now) {}
+  ContactSink(const store::Database& db, std::unordered_set<std::string> suppressed, util::UnixTime now,
+              store::BulkLoadJournal journal)
+      : db_(db), contacts_(db), suppressed_(std::move(suppressed)), now_(now), journal_(std::move(journal)) {}
 
   // An empty table on SQLite is filled by a bulk load: without its indexes, which are built at
   // the end, by sorting, instead of taking a million rows in random email order one at a time.
@@ -521,6 +522,7 @@ class ContactSink final {
   std::optional<store::ContactBulkLoader> bulk_;
   std::unordered_set<std::string> suppressed_;
   util::UnixTime now_;
+  store::BulkLoadJournal journal_;  // back to WAL when the sink goes, after the last commit
   std::size_t email_ = 0;
   std::optional<std::size_t> first_, last_, tags_, status_;
   std::vector<std::pair<std::size_t, std::string>> attribute_keys_;  // column, "\"name\":"; by name
@@ -721,7 +723,7 @@ Result<ImportReport> import_contacts(const std::string& db_path, const std::stri
     // run, three times slower than in runs spilled to temporary files. Contacts fire no
     // triggers, and the row-by-row path measured no slower without it.
     if (!db.is_postgresql()) (void)db.exec("PRAGMA temp_store = FILE");
-    return std::make_unique<ContactSink>(db, std::move(*suppressed), now);
+    return std::make_unique<ContactSink>(db, std::move(*suppressed), now, store::BulkLoadJournal::begin(db));
   });
 }
 

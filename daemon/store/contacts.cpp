@@ -1,6 +1,8 @@
 // All SQL for contacts and contact_tags.
 #include "daemon/store/contacts.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 #include <functional>
@@ -343,6 +345,45 @@ Result<std::int64_t> ContactRepository::count() {
 }
 
 // ---- bulk loading ----------------------------------------------------------------------------
+
+namespace {
+Result<std::string> pragma_text(const Database& db, const std::string& sql) {
+  auto stmt = db.prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = stmt->step();
+  if (!row) return std::unexpected(row.error());
+  return *row ? stmt->column_text(0) : std::string();
+}
+}  // namespace
+
+BulkLoadJournal BulkLoadJournal::begin(const Database& db) {
+  if (db.is_postgresql()) return BulkLoadJournal(nullptr);
+  auto any = db.prepare("SELECT EXISTS (SELECT 1 FROM contacts)");
+  if (!any) return BulkLoadJournal(nullptr);
+  auto taken = any->single_int();
+  if (!taken || taken->value_or(1) != 0) return BulkLoadJournal(nullptr);
+  // Another connection makes the switch fail at once rather than after the busy timeout.
+  auto timeout = pragma_text(db, "PRAGMA busy_timeout");
+  if (!timeout) return BulkLoadJournal(nullptr);
+  (void)db.exec("PRAGMA busy_timeout = 0");
+  auto mode = pragma_text(db, "PRAGMA journal_mode = DELETE");
+  (void)db.exec("PRAGMA busy_timeout = " + *timeout);
+  if (!mode || *mode != "delete") return BulkLoadJournal(nullptr);
+  if (auto s = db.exec("PRAGMA synchronous = FULL"); !s) {
+    (void)db.exec("PRAGMA journal_mode = WAL");
+    return BulkLoadJournal(nullptr);
+  }
+  return BulkLoadJournal(&db);
+}
+
+BulkLoadJournal::~BulkLoadJournal() {
+  if (!db_) return;
+  auto mode = pragma_text(*db_, "PRAGMA journal_mode = WAL");
+  if (!mode || *mode != "wal")
+    spdlog::warn("store: the database stays in rollback-journal mode until the daemon opens it: {}",
+                 mode ? *mode : mode.error());
+  (void)db_->exec("PRAGMA synchronous = NORMAL");
+}
 
 Result<std::optional<ContactBulkLoader>> ContactBulkLoader::start(const Database& db) {
   std::optional<ContactBulkLoader> loader;

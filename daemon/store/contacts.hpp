@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -96,6 +97,29 @@ class ContactRepository {
                                            const std::string& attrs);
 
   const Database& db_;
+};
+
+// While an import has an SQLite database to itself, its bulk load (one transaction that mostly
+// appends pages) goes through a rollback journal instead of the WAL: appended pages are written
+// into the database file once, where the WAL writes them twice (into the log, then the
+// checkpoint's copy), a sixth of a million-row import. SQLite leaves WAL only when no other
+// connection has the database open, so beside a running daemon nothing changes; a daemon
+// starting during the load waits for it (up to its busy timeout). synchronous = FULL meanwhile:
+// a rollback journal under NORMAL can lose the database to a power cut. The destructor goes
+// back to WAL and NORMAL; should that fail, every connection the daemon opens sets WAL itself.
+class BulkLoadJournal {
+ public:
+  // Call outside a transaction, before the one that loads. Inactive on PostgreSQL, when
+  // contacts holds a row (no bulk load then) or when another connection has the database.
+  static BulkLoadJournal begin(const Database& db);
+  BulkLoadJournal(BulkLoadJournal&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  BulkLoadJournal& operator=(BulkLoadJournal&&) = delete;
+  ~BulkLoadJournal();
+  bool active() const { return db_ != nullptr; }
+
+ private:
+  explicit BulkLoadJournal(const Database* db) : db_(db) {}
+  const Database* db_;
 };
 
 // Writes contacts into an EMPTY contacts table on SQLite several times faster than upsert (an

@@ -82,6 +82,11 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::open(const std::string& 
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     if (ec) return fail("cannot create " + parent.string() + ": " + ec.message());
   }
+  // SQLite counts every allocation it makes under one process-wide mutex unless told not to;
+  // nothing here reads those counts, and an import or the writer allocates per row. Only
+  // possible before SQLite initialises, which the first open does.
+  static const bool unmetered = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  (void)unmetered;
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX |
               (mode == OpenMode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);

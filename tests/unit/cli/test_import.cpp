@@ -2,6 +2,7 @@
 // skipped, re-imports that update without re-subscribing, idempotent events.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <map>
 #include <sstream>
 
@@ -512,6 +513,45 @@ TEST_CASE("import contacts: a store failure in a bulk load imports nothing and k
   REQUIRE(db.exec("DROP TRIGGER refuse"));
   CHECK(contacts(db_path, csv).imported == 4);
   CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 4);
+}
+
+TEST_CASE("import contacts: a bulk load alone with the database skips the WAL, and leaves it in WAL") {
+  if (testing::testing_on_postgresql()) return;  // journals are SQLite's
+  testing::TempFolder tmp;
+  std::string db_path = tmp.file("c.db");
+  auto journal_of = [](const store::Database& db) { return testing::query_text(db, "PRAGMA journal_mode"); };
+  {
+    auto db = testing::open_migrated(db_path);
+    {
+      auto journal = store::BulkLoadJournal::begin(db);
+      CHECK(journal.active());
+      CHECK(journal_of(db) == "delete");
+      CHECK(testing::query_int(db, "PRAGMA synchronous") == 2);  // FULL
+      CHECK(testing::query_int(db, "PRAGMA busy_timeout") > 0);  // given back
+    }
+    CHECK(journal_of(db) == "wal");
+    CHECK(testing::query_int(db, "PRAGMA synchronous") == 1);  // NORMAL
+
+    // Another connection on the database: it stays in WAL, and at once.
+    auto other = testing::open_migrated(db_path);
+    auto started = std::chrono::steady_clock::now();
+    auto journal = store::BulkLoadJournal::begin(db);
+    CHECK_FALSE(journal.active());
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+    CHECK(journal_of(db) == "wal");
+    CHECK(journal_of(other) == "wal");
+  }
+  // The import alone: the rows are there and the database is in WAL again.
+  std::string csv = tmp.write("a.csv", "email,tags\nann@example.com,a\nben@example.com,b\n");
+  CHECK(contacts(db_path, csv).imported == 2);
+  auto db = testing::open_migrated(db_path);
+  CHECK(journal_of(db) == "wal");
+  CHECK(testing::query_int(db, "SELECT count(*) FROM contacts") == 2);
+  CHECK(testing::query_text(db, "PRAGMA integrity_check") == "ok");
+  // A table with contacts gets no bulk load, so no journal switch either.
+  auto journal = store::BulkLoadJournal::begin(db);
+  CHECK_FALSE(journal.active());
+  CHECK(journal_of(db) == "wal");
 }
 
 TEST_CASE("import contacts: into a table that holds contacts, a failure keeps the batches before it") {
