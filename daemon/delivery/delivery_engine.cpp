@@ -907,9 +907,11 @@ void DeliveryEngine::record(const store::ClaimedSend& item, WriteJob job, Worker
   if (worker) {
     // At most unrecorded_per_session writes in flight per worker: older ones settle first.
     finish_recording(*worker, unrecorded_allowed());
-    // Gathered: the other workers' outcomes are on their way, and one commit for several is
-    // what lets the writer keep up; the worker renders its next message meanwhile.
-    auto done = store_.writer().submit(job, store::Batching::gather);
+    // Not gathered: the writer would wait for company that a handful of sessions never make
+    // (it gathers 16), and every session's next message waits for this commit. Outcomes that
+    // arrive while a commit runs still share the next one. The worker renders its next
+    // message meanwhile.
+    auto done = store_.writer().submit(job);
     ++recording_;
     worker->recordings.push_back(Recording{std::move(done), std::move(job), item});
     return;
