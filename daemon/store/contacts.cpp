@@ -347,21 +347,31 @@ Result<std::int64_t> ContactRepository::count() {
 // ---- bulk loading ----------------------------------------------------------------------------
 
 namespace {
+
+// A PRAGMA's answer ("" when it gives none).
 Result<std::string> pragma_text(const Database& db, const std::string& sql) {
   auto stmt = db.prepare(sql);
   if (!stmt) return std::unexpected(stmt.error());
-  auto row = stmt->step();
-  if (!row) return std::unexpected(row.error());
-  return *row ? stmt->column_text(0) : std::string();
+  auto text = stmt->single_text();
+  if (!text) return std::unexpected(text.error());
+  return text->value_or("");
 }
+
+// The bulk load's condition, for it and for the journal that serves it: SQLite, no contact yet.
+Result<bool> bulk_load_applies(const Database& db) {
+  if (db.is_postgresql()) return false;
+  auto any = db.prepare("SELECT EXISTS (SELECT 1 FROM contacts)");
+  if (!any) return std::unexpected(any.error());
+  auto taken = any->single_int();
+  if (!taken) return std::unexpected(taken.error());
+  return taken->value_or(0) == 0;
+}
+
 }  // namespace
 
 BulkLoadJournal BulkLoadJournal::begin(const Database& db) {
-  if (db.is_postgresql()) return BulkLoadJournal(nullptr);
-  auto any = db.prepare("SELECT EXISTS (SELECT 1 FROM contacts)");
-  if (!any) return BulkLoadJournal(nullptr);
-  auto taken = any->single_int();
-  if (!taken || taken->value_or(1) != 0) return BulkLoadJournal(nullptr);
+  auto applies = bulk_load_applies(db);
+  if (!applies || !*applies) return BulkLoadJournal(nullptr);
   // Another connection makes the switch fail at once rather than after the busy timeout.
   auto timeout = pragma_text(db, "PRAGMA busy_timeout");
   if (!timeout) return BulkLoadJournal(nullptr);
@@ -387,12 +397,9 @@ BulkLoadJournal::~BulkLoadJournal() {
 
 Result<std::optional<ContactBulkLoader>> ContactBulkLoader::start(const Database& db) {
   std::optional<ContactBulkLoader> loader;
-  if (db.is_postgresql()) return loader;
-  auto any = db.prepare("SELECT EXISTS (SELECT 1 FROM contacts)");
-  if (!any) return std::unexpected(any.error());
-  auto taken = any->single_int();
-  if (!taken) return std::unexpected(taken.error());
-  if (taken->value_or(0) != 0) return loader;
+  auto applies = bulk_load_applies(db);
+  if (!applies) return std::unexpected(applies.error());
+  if (!*applies) return loader;
 
   loader.emplace(ContactBulkLoader(db));
   // Every index of contacts that can be dropped (a table's own PRIMARY KEY or UNIQUE has no

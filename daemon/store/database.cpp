@@ -33,6 +33,15 @@ Result<std::optional<std::int64_t>> Statement::single_int() {
   return value;
 }
 
+Result<std::optional<std::string>> Statement::single_text() {
+  std::optional<std::string> value;
+  auto s = each([&](const Statement& row) {
+    if (!value && !row.column_is_null(0)) value = row.column_text(0);
+  });
+  if (!s) return std::unexpected(s.error());
+  return value;
+}
+
 std::optional<std::string> Statement::column_optional_text(int col) const {
   if (column_is_null(col)) return std::nullopt;
   return column_text(col);

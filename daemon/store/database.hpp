@@ -129,6 +129,8 @@ class Statement {
   // Runs the statement to its end and returns the first column of its first row as an integer
   // (an INSERT … RETURNING id, a COUNT), or nullopt when it returned no row.
   Result<std::optional<std::int64_t>> single_int();
+  // As single_int, for text (a PRAGMA's answer, say).
+  Result<std::optional<std::string>> single_text();
 
   std::int64_t column_int(int col) const { return engine_->column_int(col); }
   double column_double(int col) const { return engine_->column_double(col); }

@@ -47,9 +47,8 @@ void WriteQueue::start_background_checkpoints() {
   if (!writer) return;
   auto mode = db_.prepare("PRAGMA journal_mode");
   if (!mode) return;
-  auto row = mode->step();
-  if (!row || !*row || mode->column_text(0) != "wal") return;
-  mode->reset();
+  auto text = mode->single_text();
+  if (!text || *text != "wal") return;
   auto second = Database::open(db_.describe());
   if (!second) {
     spdlog::warn("store: checkpoints stay on the writer's thread: {}", second.error());
