@@ -317,9 +317,9 @@ Result<int> Scheduler::tick() {
   for (const auto& row : *rows) {
     // Built-ins and automation steps never finish.
     if (row.state != "running" || row.name.starts_with("_") || row.name.find('#') != std::string::npos) continue;
-    auto left = store::SendRepository(reader_).unfinished(row.id);
+    auto left = store::SendRepository(reader_).any_unfinished(row.id);
     if (!left) return std::unexpected(left.error());
-    if (*left > 0) continue;
+    if (*left) continue;
     auto testing = ab_test_pending(reader_, row.id);  // the rest of the list waits for the winner
     if (!testing) return std::unexpected(testing.error());
     if (*testing) continue;

@@ -614,23 +614,25 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
                      opened.error());
       }
     }
-    // Rendered while the previous outcome commits; sent only once it has.
+    // Rendered while the previous outcome commits; handed over only once it has (deliver's
+    // go-ahead).
     Prepared prepared = prepare(*item, *reader);
-    bool recorded = finish_recording(worker, unrecorded_allowed());
     std::optional<WriteJob> write;
     bool wake_workers = false;
+    bool paused = false;
     {
       std::lock_guard lock(mutex_);
-      if (!recorded || !store_error_.empty() || stopping_) {
-        // Sending is paused (or we stop): this one waits in line, unsent.
+      paused = !store_error_.empty() || stopping_;
+    }
+    auto done = paused ? Delivered{Verdict::withheld, {}} : deliver(*item, prepared, session.get(), worker, index);
+    {
+      std::lock_guard lock(mutex_);
+      if (done.verdict == Verdict::withheld) {
+        // Sending is paused (the store refused an outcome) or we stop: this one waits in line, unsent.
         put_back_locked(*item);
         --busy_workers_;
         continue;
       }
-    }
-    auto done = deliver(*item, prepared, session.get(), worker, index);
-    {
-      std::lock_guard lock(mutex_);
       write = settle(*item, done);
     }
     if (write) record(item->send, std::move(*write), &worker);
@@ -708,7 +710,13 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
   if (!prepared.read_error.empty()) return unreadable("contact", prepared.read_error);
 
   // Checked now, not when the list was built nor when the message was rendered: an unsubscribe
-  // during the campaign holds.
+  // during the campaign holds. Read while this worker's previous outcome may still be committing,
+  // unless that outcome is about the same contact (a hard bounce it records suppresses the
+  // address; a send counts towards the frequency cap): then it is waited for first.
+  if (std::any_of(worker.recordings.begin(), worker.recordings.end(),
+                  [&](const Recording& r) { return r.send.contact_id == item.contact_id; })) {
+    if (!finish_recording(worker)) return {Verdict::withheld, {}};
+  }
   const store::Database& reader = *worker.reader;
   auto now_mailable = store::ContactRepository(reader).mailability(item.contact_id, campaign->campaign.topic);
   if (!now_mailable) return unreadable("contact", now_mailable.error());
@@ -750,12 +758,20 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
     release({item}, 0);
     return {Verdict::returned, {}};
   }
+  // The envelope goes out while the previous outcome commits; the message itself only once it
+  // is recorded (unrecorded_per_session = 1), so a crash sends at most one message twice.
+  auto go_ahead = [&] {
+    bool recorded = finish_recording(worker, unrecorded_allowed());
+    std::lock_guard lock(mutex_);
+    return recorded && store_error_.empty() && !stopping_;
+  };
   transport::SendResult result;
   if (session) {
-    result = session->send({message->mail_from, message->rcpt_to}, message->bytes);
+    result = session->send({message->mail_from, message->rcpt_to}, message->bytes, go_ahead);
   } else {
     result = {transport::Outcome::retry, 0, "", "no transport session", transport::ReplyStage::none};
   }
+  if (result.outcome == transport::Outcome::withheld) return {Verdict::withheld, {}};
   const std::string& relay_name = relays_[pending.relay]->spec.name;
   if (result.outcome != transport::Outcome::sent)
     spdlog::warn("campaign {} contact {}: relay {} worker {}: {} {} {}", name, item.contact_id, relay_name, index,
@@ -830,6 +846,7 @@ std::optional<DeliveryEngine::WriteJob> DeliveryEngine::settle(Pending& item, co
       return std::nullopt;
     case Verdict::skipped:
     case Verdict::returned:
+    case Verdict::withheld:
       dest.gate.cancel();
       relay.gate.cancel();
       if (relay.probing) relay.probing = false;  // the probe never reached the relay

@@ -8,12 +8,13 @@
 // the others, and a relay that is down or out of budget hands its sends to the next one.
 //
 // The dispatcher reads the recipients of a claimed batch in one go (their address gives the
-// destination, the rest the personalisation). A worker renders its next message while the
-// outcome of its previous one is being committed, then waits for that commit, re-checks status,
-// suppression and topic (at send time: an unsubscribe during the campaign holds), sends, and
-// hands the outcome to the store's writer without waiting. A send is marked `sent` only after
-// the transport reported success (a 250, or the maildir rename) and that mark is committed; a
-// worker never hands a message to the transport while its previous one is sent but not yet
+// destination, the rest the personalisation). While the outcome of its previous message is
+// being committed, a worker renders its next one, re-checks status, suppression and topic (at
+// send time: an unsubscribe during the campaign holds) and opens the SMTP transaction (MAIL,
+// RCPT, DATA); the message itself goes out only once that commit is done (the transport's
+// go-ahead), and its outcome goes to the store's writer without waiting. A send is marked
+// `sent` only after the transport reported success (a 250, or the maildir rename) and that mark
+// is committed; a worker never hands a message over while its previous one is sent but not yet
 // recorded, so a crash re-sends at most one message per worker on restart. Deferrals for
 // throttling, a relay being down or a spent budget do not count as attempts: a campaign never
 // fails its recipients because of our own pacing.
@@ -168,7 +169,9 @@ class DeliveryEngine {
   void park_locked(Destination& d, std::int64_t until_ms, util::UnixTime until_wall, const std::string& reason,
                    std::vector<Release>& releases);
 
-  enum class Verdict { sent, failed, retried, skipped, deferred_domain, deferred_relay, relay_down, returned };
+  // returned: written back to the queue for later; withheld: not sent because sending is paused
+  // or stopping, back to the front of its line in memory.
+  enum class Verdict { sent, failed, retried, skipped, deferred_domain, deferred_relay, relay_down, returned, withheld };
   struct Delivered {
     Verdict verdict = Verdict::returned;
     std::string reason;

@@ -207,11 +207,14 @@ Result<nlohmann::json> SendRepository::for_contact(std::int64_t contact_id) {
   return out;
 }
 
-Result<std::int64_t> SendRepository::unfinished(std::int64_t campaign_id) {
-  auto stmt = db_.cached("SELECT COUNT(*) FROM sends WHERE campaign_id = ? AND state IN ('queued','sending')");
+Result<bool> SendRepository::any_unfinished(std::int64_t campaign_id) {
+  auto stmt = db_.cached(
+      "SELECT EXISTS (SELECT 1 FROM sends WHERE campaign_id = ? AND state IN ('queued','sending'))");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->bind(1, campaign_id);
-  return single_int(**stmt);
+  auto found = single_int(**stmt);
+  if (!found) return std::unexpected(found.error());
+  return *found != 0;
 }
 
 Result<std::int64_t> SendRepository::queue_depth() {

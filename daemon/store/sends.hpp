@@ -94,8 +94,9 @@ class SendRepository {
   // Every send to one contact, for `campaignd export`: campaign name, state, message id, times.
   Result<nlohmann::json> for_contact(std::int64_t contact_id);
 
-  // Sends not yet finished (queued or sending) for one campaign.
-  Result<std::int64_t> unfinished(std::int64_t campaign_id);
+  // Whether one campaign has a send not yet finished (queued or sending). The scheduler asks it
+  // every tick of every running campaign: a seek, never a count of the whole list.
+  Result<bool> any_unfinished(std::int64_t campaign_id);
   // All queued sends, and those due now.
   Result<std::int64_t> queue_depth();
   Result<std::optional<util::UnixTime>> next_due_at();

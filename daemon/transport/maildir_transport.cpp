@@ -105,7 +105,7 @@ class MaildirSession final : public Session {
  public:
   explicit MaildirSession(fs::path directory) : directory_(std::move(directory)) {}
 
-  SendResult send(const Envelope& envelope, std::string_view message) override {
+  SendResult send(const Envelope& envelope, std::string_view message, const GoAhead& go_ahead) override {
     if (auto ok = check_envelope(envelope); !ok) return {Outcome::failed, 0, {}, ok.error()};
 
     auto name = unique_maildir_name();
@@ -123,6 +123,11 @@ class MaildirSession final : public Session {
         ::unlink(tmp_path.c_str());
         return disk_error("cannot write", tmp_path, error);
       }
+    }
+    // Nothing in tmp/ is delivered: the rename is the hand-over.
+    if (go_ahead && !go_ahead()) {
+      ::unlink(tmp_path.c_str());
+      return {Outcome::withheld, 0, {}, "withheld by the sender before the message went out"};
     }
     if (::rename(tmp_path.c_str(), new_path.c_str()) != 0) {
       int error = errno;

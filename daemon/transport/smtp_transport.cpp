@@ -153,19 +153,19 @@ class SmtpSession final : public Session {
   SmtpSession(std::shared_ptr<const SmtpSettings> settings, std::shared_ptr<const SmtpTls> tls)
       : settings_(std::move(settings)), tls_(std::move(tls)) {}
 
-  SendResult send(const Envelope& envelope, std::string_view message) override {
+  SendResult send(const Envelope& envelope, std::string_view message, const GoAhead& go_ahead) override {
     if (auto ok = check_envelope(envelope); !ok) return {Outcome::failed, 0, {}, ok.error()};
     bool reused = connection_ != nullptr;
     if (reused && (SteadyClock::now() - last_used_ > max_idle || connection_->stale())) {
       connection_.reset();
       reused = false;
     }
-    auto result = transaction(envelope, message);
+    auto result = transaction(envelope, message, go_ahead);
     // The server closed a kept connection just as we used it: it answered nothing and the
     // message never went out, so this is no attempt; one fresh connection tries again.
     if (reused && result.outcome == Outcome::retry && result.stage == ReplyStage::none && !body_sent_) {
       connection_.reset();
-      result = transaction(envelope, message);
+      result = transaction(envelope, message, go_ahead);
     }
     if (result.outcome == Outcome::sent) last_used_ = SteadyClock::now();
     else connection_.reset();  // never reuse a connection in an unknown state
@@ -173,7 +173,7 @@ class SmtpSession final : public Session {
   }
 
  private:
-  SendResult transaction(const Envelope& envelope, std::string_view message) {
+  SendResult transaction(const Envelope& envelope, std::string_view message, const GoAhead& go_ahead) {
     body_sent_ = false;
     reply_seen_ = false;
     deadline_ = SteadyClock::now() + std::chrono::seconds(std::max(10 * settings_->timeout_seconds, 600));
@@ -218,6 +218,11 @@ class SmtpSession final : public Session {
       }
     }
 
+    // The server waits for the content. Withheld, the connection is closed before any of it
+    // went out (send() never reuses a connection after anything but a sent message), and the
+    // server forgets the transaction.
+    if (go_ahead && !go_ahead())
+      return {Outcome::withheld, 0, {}, "withheld by the sender before the message went out", ReplyStage::none};
     body_sent_ = true;
     if (auto s = connection_->write(body_); !s) return local_error(s.error(), ReplyStage::data);
     auto reply = read_reply();

@@ -4,6 +4,7 @@
 // tests put fault-injecting servers behind it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,7 +23,8 @@ struct Envelope {
 // sent: the server (or the disk) took responsibility for the message; never reported without
 // a 250 after the final dot. retry: 4xx, connection or disk trouble, anything ambiguous.
 // failed: a permanent refusal of this message or recipient (5xx); do not send it again.
-enum class Outcome { sent, retry, failed };
+// withheld: the caller's go-ahead said no; nothing of the message was delivered (no attempt).
+enum class Outcome { sent, retry, failed, withheld };
 
 // Which part of the SMTP dialogue the final reply answered; `none` when no reply came at all
 // (refused or dropped connection, timeout before any answer). The sender tells a relay that is
@@ -37,14 +39,26 @@ struct SendResult {
   ReplyStage stage = ReplyStage::none;
 };
 
+// Asked once, when the message is about to be handed over and nothing of it is delivered yet
+// (SMTP: the server answered DATA with 354 and waits for the content; maildir: the file is
+// written in tmp/ but not moved into new/). It is the caller's last word, and where the sender
+// waits for its previous message's outcome to be recorded, so that wait overlaps the envelope's
+// round trip. false abandons the message (SMTP has no way out of DATA but closing the
+// connection), and send() reports Outcome::withheld.
+using GoAhead = std::function<bool()>;
+
 // A delivery channel owned by ONE thread at a time. It keeps its connection open between
 // sends (the next message starts at MAIL FROM) and reconnects by itself after an error.
 class Session {
  public:
   virtual ~Session() = default;
   // rfc5322_message is the complete message with CRLF line ends, sent byte for byte
-  // (dot-stuffing is the transport's business).
-  virtual SendResult send(const Envelope& envelope, std::string_view rfc5322_message) = 0;
+  // (dot-stuffing is the transport's business). An empty go_ahead always goes ahead; it is not
+  // asked when the message is refused before the hand-over (a 5xx to RCPT, say).
+  virtual SendResult send(const Envelope& envelope, std::string_view rfc5322_message, const GoAhead& go_ahead) = 0;
+  SendResult send(const Envelope& envelope, std::string_view rfc5322_message) {
+    return send(envelope, rfc5322_message, GoAhead());
+  }
 };
 
 // Thread-safe factory of Sessions; one Session per worker thread.

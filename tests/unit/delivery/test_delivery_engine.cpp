@@ -161,6 +161,40 @@ struct DeliveryFixture {
   }
 };
 
+// Looks at the store at the moment each go-ahead is given, through a real transport's sessions
+// (a wrapper, not a fake: the messages still go through the maildir transport).
+class WatchingTransport final : public transport::Transport {
+ public:
+  using Watch = std::function<void(const std::string& rcpt_to)>;
+  WatchingTransport(transport::Transport& inner, Watch watch) : inner_(inner), watch_(std::move(watch)) {}
+  Result<std::unique_ptr<transport::Session>> open_session() override {
+    auto session = inner_.open_session();
+    if (!session) return std::unexpected(session.error());
+    return std::unique_ptr<transport::Session>(std::make_unique<Session>(std::move(*session), watch_));
+  }
+  std::string describe() const override { return inner_.describe(); }
+
+ private:
+  class Session final : public transport::Session {
+   public:
+    Session(std::unique_ptr<transport::Session> inner, Watch watch) : inner_(std::move(inner)), watch_(std::move(watch)) {}
+    transport::SendResult send(const transport::Envelope& envelope, std::string_view message,
+                               const transport::GoAhead& go_ahead) override {
+      return inner_->send(envelope, message, [&] {
+        bool go = !go_ahead || go_ahead();
+        if (go) watch_(envelope.rcpt_to);
+        return go;
+      });
+    }
+
+   private:
+    std::unique_ptr<transport::Session> inner_;
+    Watch watch_;
+  };
+  transport::Transport& inner_;
+  Watch watch_;
+};
+
 delivery::DeliverySettings settings(int concurrency = 2) {
   delivery::DeliverySettings s;
   s.concurrency = concurrency;
@@ -279,6 +313,42 @@ TEST_CASE("delivery: a temporary refusal of one message retries with backoff, th
   CHECK(stats.retried == 2);
   CHECK(stats.failed == 2);
   CHECK(engine.flow_status()["relays"][0]["state"] == "up");
+}
+
+TEST_CASE("delivery: a message is handed over only once the previous one's outcome is committed") {
+  // What bounds the duplicates a crash can cause: one message per session. Every outcome's commit
+  // is made slow here, so the previous one is surely still committing when the next message is
+  // ready, unless the worker waits for it. The slowness is staged in SQLite's SQL; the engine's
+  // code is the same on both stores.
+  if (testing::testing_on_postgresql()) return;
+  DeliveryFixture f;
+  f.enqueue({"ann@example.com", "ben@example.com", "cat@example.com", "dan@example.com"});
+  f.write([](const store::Database& db) -> Status {
+    return db.exec(
+        "CREATE TRIGGER slow_outcome AFTER UPDATE OF state ON sends WHEN NEW.state = 'sent' BEGIN "
+        "SELECT count(*) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+        "SELECT i FROM n); END");
+  });
+  auto maildir = f.maildir_transport();
+  store::Database watcher = DeliveryFixture::open_reader(*f.store);
+  std::string previous;
+  std::vector<std::string> handed_over, unrecorded;
+  WatchingTransport transport(*maildir, [&](const std::string& rcpt) {
+    if (!previous.empty()) {
+      auto state = testing::query_text(watcher, "SELECT s.state FROM sends s JOIN contacts c ON c.id = s.contact_id "
+                                                "WHERE c.email = '" + previous + "'");
+      if (state != "sent") unrecorded.push_back(previous + " was " + state);
+    }
+    previous = rcpt;
+    handed_over.push_back(rcpt);
+  });
+  delivery::DeliveryEngine engine(*f.store, f.catalog, transport, f.composer, f.clock, settings(1));
+  REQUIRE(engine.start());
+  CHECK(wait_until([&] { return f.count("state = 'sent'") == 4; }, std::chrono::seconds(30)));
+  engine.drain();
+  CHECK(handed_over.size() == 4);
+  CHECK_MESSAGE(unrecorded.empty(), (unrecorded.empty() ? "" : unrecorded.front()));
+  CHECK(f.delivered().size() == 4);
 }
 
 TEST_CASE("delivery: drain() returns claimed but unstarted sends to the queue") {

@@ -271,16 +271,18 @@ TEST_CASE("sends: sent, retry, failed and skipped record what happened") {
   CHECK((*history)[0]["last_code"] == 250);
 }
 
-TEST_CASE("sends: unfinished, queue_depth and next_due_at") {
+TEST_CASE("sends: any_unfinished, queue_depth and next_due_at") {
   SendsFixture f;
   SendRepository sends(f.db);
   auto next = sends.next_due_at();
   REQUIRE(next);
   CHECK_FALSE(*next);
   CHECK(*sends.queue_depth() == 0);
-  CHECK(*sends.unfinished(f.campaign) == 0);
+  CHECK_FALSE(*sends.any_unfinished(f.campaign));
 
   auto other = f.make_campaign("other");
+  auto done = f.make_campaign("done");
+  auto inflight = f.make_campaign("inflight");
   auto a = f.contact("a@example.com"), b = f.contact("b@example.com"), c = f.contact("c@example.com"),
        d = f.contact("d@example.com");
   f.send(a, 500);
@@ -289,9 +291,16 @@ TEST_CASE("sends: unfinished, queue_depth and next_due_at") {
   f.send(d, 0, "sent");
   f.send(a, 100, "queued", other);
   f.send(b, 0, "skipped", other);
-  CHECK(*sends.unfinished(f.campaign) == 3);
-  CHECK(*sends.unfinished(other) == 1);
-  CHECK(*sends.queue_depth() == 4);
+  f.send(a, 0, "sent", done);
+  f.send(b, 0, "failed", done);
+  f.send(c, 0, "skipped", done);
+  f.send(d, 0, "sent", inflight);
+  f.send(a, 0, "sending", inflight);
+  CHECK(*sends.any_unfinished(f.campaign));
+  CHECK(*sends.any_unfinished(other));  // one queued among finished ones
+  CHECK_FALSE(*sends.any_unfinished(done));
+  CHECK(*sends.any_unfinished(inflight));  // one being sent
+  CHECK(*sends.queue_depth() == 5);
   next = sends.next_due_at();
   REQUIRE(next);
   CHECK(*next == 100);

@@ -51,6 +51,26 @@ TEST_CASE("maildir delivery lands one exact file in new/ and leaves tmp/ empty")
   CHECK((fs::status(delivered[0]).permissions() & fs::perms::others_read) == fs::perms::none);
 }
 
+TEST_CASE("maildir: a withheld message leaves nothing in new/ nor tmp/; the go-ahead comes before the move") {
+  TempDir tmp;
+  auto transport = maildir_at(tmp.path() / "outbox");
+  auto session = transport->open_session();
+  REQUIRE(session);
+  size_t in_tmp_when_asked = 0;
+  auto held = (*session)->send({"a@acme.example", "b@example.com"}, "Subject: x\r\n\r\nbody\r\n", [&] {
+    in_tmp_when_asked = files_in(tmp.path() / "outbox" / "tmp").size();
+    return false;
+  });
+  CHECK(held.outcome == Outcome::withheld);
+  CHECK(in_tmp_when_asked == 1);  // written, not yet delivered
+  CHECK(files_in(tmp.path() / "outbox" / "new").empty());
+  CHECK(files_in(tmp.path() / "outbox" / "tmp").empty());
+
+  auto sent = (*session)->send({"a@acme.example", "b@example.com"}, "Subject: y\r\n\r\nbody\r\n", [] { return true; });
+  CHECK(sent.outcome == Outcome::sent);
+  CHECK(files_in(tmp.path() / "outbox" / "new").size() == 1);
+}
+
 TEST_CASE("maildir names stay unique over 1000 sends from several threads") {
   TempDir tmp("/dev/shm");  // tmpfs: the same code path, without 1000 disk fsyncs
   auto transport = maildir_at(tmp.path());

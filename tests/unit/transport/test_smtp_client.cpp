@@ -109,6 +109,45 @@ TEST_CASE("smtp with PIPELINING: messages arrive byte for byte on one connection
   CHECK(server.accepted("bad@example.com") == 0);
 }
 
+TEST_CASE("smtp: the go-ahead is asked after the envelope is taken; withheld, nothing arrives and the session goes on") {
+  for (const char* pipelining : {"--pipelining", ""}) {
+    CAPTURE(pipelining);
+    std::vector<std::string> args;
+    if (*pipelining) args.push_back(pipelining);
+    SmtpTestServer server({"bad@*=550/rcpt"}, args);
+    auto session = session_for(settings_for(server));
+    int asked = 0;
+    auto yes = [&] { ++asked; return true; };
+    auto no = [&] { ++asked; return false; };
+
+    auto sent = session->send({"bounce@acme.example", "first@example.com"}, small, yes);
+    REQUIRE_MESSAGE(sent.outcome == Outcome::sent, sent.reply);
+    CHECK(asked == 1);
+
+    // Withheld: the server was ready for the content (354) and got none of it.
+    auto held = session->send({"bounce@acme.example", "held@example.com"}, small, no);
+    CHECK(held.outcome == Outcome::withheld);
+    CHECK(held.code == 0);
+    CHECK(held.stage == ReplyStage::none);
+    CHECK(asked == 2);
+    CHECK(server.accepted("held@example.com") == 0);
+
+    // Refused at RCPT: nothing to hold back, the go-ahead is not asked.
+    auto refused = session->send({"bounce@acme.example", "bad@example.com"}, small, no);
+    CHECK(refused.outcome == Outcome::failed);
+    CHECK(refused.stage == ReplyStage::rcpt);
+    CHECK(asked == 2);
+
+    // The next message goes on a fresh connection: the withheld one's was left mid-DATA.
+    auto after = session->send({"bounce@acme.example", "after@example.com"}, small, yes);
+    REQUIRE_MESSAGE(after.outcome == Outcome::sent, after.reply);
+    CHECK(asked == 3);
+    CHECK(server.accepted("first@example.com") == 1);
+    CHECK(server.accepted("after@example.com") == 1);
+    CHECK(server.connections() >= 2);
+  }
+}
+
 TEST_CASE("smtp: STARTTLS is used when offered, unverified, for a server without credentials") {
   Certificate certificate;
   SmtpTestServer server({}, {"--tls", certificate.option(), "--pipelining"});
