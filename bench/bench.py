@@ -154,6 +154,12 @@ class Background:
             b.stop(grace=5)
 
 
+def cpu_seconds(pid):
+    """User plus system CPU a running process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -403,13 +409,19 @@ class Bench:
         sizes = [len(run(site.cli("preview", "bench-send", "--contact", e), 60)[1].encode()) for e in emails]
         size = sum(sizes) // len(sizes)
         usage = self.ws / "send-time.txt"
+        sink_before = cpu_seconds(self.sink.proc.pid)
         ours, out = run(["/usr/bin/time", "-f", "%U %S", "-o", usage, *site.cli("run", "--once")], 1800)
         sent = parse_summary(out)
         cpu = sum(float(x) for x in usage.read_text().split()[-2:])
         self.sink_alive()
-        ref, _ = run(["smtp-source", "-d", "-s", sessions, "-m", sent, "-l", size, "-f", "news@acme.example",
+        sink_ours = cpu_seconds(self.sink.proc.pid) - sink_before
+        ref_usage = self.ws / "smtp-source-time.txt"
+        ref, _ = run(["/usr/bin/time", "-f", "%U %S", "-o", ref_usage,
+                      "smtp-source", "-d", "-s", sessions, "-m", sent, "-l", size, "-f", "news@acme.example",
                       "-t", "someone@example.com", f"127.0.0.1:{self.sink_port}"], 1800)
         self.sink_alive()
+        sink_ref = cpu_seconds(self.sink.proc.pid) - sink_before - sink_ours
+        ref_cpu = sum(float(x) for x in ref_usage.read_text().split()[-2:])
         ours_rate, ref_rate = sent / ours, sent / ref
         ratio = ours_rate / ref_rate
         self.row(f"(a) send pipeline: {sent:,} msgs of ~{size / 1024:.1f} KB, {sessions} sessions",
@@ -418,6 +430,12 @@ class Bench:
         self.note(f"(a) campaignd: `run --once` end to end (start, segment, render, SMTP, bookkeeping, exit) "
                   f"of {n:,} contacts ({n - sent:,} unsubscribed); both into one smtp-sink on loopback. "
                   f"campaignd used {cpu:.1f} CPU-s in {ours:.1f} s ({100 * cpu / ours:.0f}% of one core).")
+        def per_msg(seconds):
+            return 1e6 * seconds / max(1, sent)
+        self.note(f"(a) CPU per message: campaignd {per_msg(cpu):.0f} us, smtp-source {per_msg(ref_cpu):.0f} us; "
+                  f"smtp-sink {per_msg(sink_ours):.0f} us taking campaignd's and {per_msg(sink_ref):.0f} us taking "
+                  f"smtp-source's. All of it shares {os.cpu_count()} cores: smtp-sink alone was "
+                  f"{100 * sink_ref / ref:.0f}% of one core during smtp-source's run.")
 
     # -- (h) several nodes on one PostgreSQL -----------------------------------------------------
     def nodes(self):

@@ -8,6 +8,7 @@
 #include "daemon/store/nodes.hpp"
 #include "daemon/store/pg/pg_migrations.hpp"
 #include "daemon/store/pg/pg_send_leases.hpp"
+#include "daemon/util/thread_name.hpp"
 
 namespace campaignd::app {
 
@@ -41,7 +42,10 @@ Status ClusterNode::start() {
     lock_db_ = std::make_unique<store::Database>(std::move(*db));
   }
   if (auto s = beat(); !s) return s;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    util::name_this_thread("heartbeat");
+    loop();
+  });
   return {};
 }
 

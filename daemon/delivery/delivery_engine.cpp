@@ -15,6 +15,7 @@
 #include "daemon/store/topics.hpp"
 #include "daemon/tracking/inbound/bounce_classifier.hpp"
 #include "daemon/util/strings.hpp"
+#include "daemon/util/thread_name.hpp"
 
 namespace campaignd::delivery {
 
@@ -101,10 +102,16 @@ Status DeliveryEngine::start() {
   int workers = 0;
   for (const auto& r : relays_) workers += r->spec.limits.concurrency;
   high_water_ = static_cast<size_t>(std::max(settings_.batch_size, workers * 4));
-  dispatcher_ = std::thread([this] { dispatch_loop(); });
+  dispatcher_ = std::thread([this] {
+    util::name_this_thread("dispatcher");
+    dispatch_loop();
+  });
   for (size_t r = 0; r < relays_.size(); ++r)
     for (int i = 0; i < relays_[r]->spec.limits.concurrency; ++i)
-      workers_.emplace_back([this, r, i] { worker_loop(r, i); });
+      workers_.emplace_back([this, r, i] {
+        util::name_this_thread("send" + std::to_string(i) + ":" + relays_[r]->spec.name);
+        worker_loop(r, i);
+      });
   return {};
 }
 

@@ -12,6 +12,7 @@
 
 #include "daemon/util/crypto.hpp"
 #include "daemon/util/strings.hpp"
+#include "daemon/util/thread_name.hpp"
 
 namespace campaignd::http {
 
@@ -252,7 +253,10 @@ Status HttpServer::start() {
     if (!server_->bind_to_port(host, static_cast<int>(port))) return fail("cannot listen on " + settings_.listen);
     port_ = static_cast<int>(port);
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    util::name_this_thread("http");  // the pool's threads, made by this one, take its name
+    server_->listen_after_bind();
+  });
   spdlog::info("http: listening on {}:{}", host, port_);
   return {};
 }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "daemon/util/thread_name.hpp"
+
 namespace campaignd::store {
 
 namespace {
@@ -37,7 +39,10 @@ WriteQueue::WriteQueue(Database db) : db_(std::move(db)) {
   // the peak RSS of a 300,000-recipient send from 31 to 46 MB. Readers keep the default.
   if (db_.dialect() == Dialect::sqlite) (void)db_.exec("PRAGMA cache_size = -8192");
   start_background_checkpoints();
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    util::name_this_thread("store-writer");
+    loop();
+  });
 }
 
 WriteQueue::~WriteQueue() { stop(); }
@@ -57,7 +62,10 @@ void WriteQueue::start_background_checkpoints() {
   checkpoint_db_ = std::move(*second);
   // Replaces SQLite's automatic checkpoint on this connection (itself a WAL hook).
   sqlite3_wal_hook(writer, &WriteQueue::on_wal_commit, this);
-  checkpoint_thread_ = std::thread([this] { checkpoint_loop(); });
+  checkpoint_thread_ = std::thread([this] {
+    util::name_this_thread("wal-checkpoint");
+    checkpoint_loop();
+  });
 }
 
 int WriteQueue::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
