@@ -357,7 +357,7 @@ void DeliveryEngine::park_locked(Destination& d, std::int64_t until_ms, util::Un
 
 std::optional<DeliveryEngine::Pending> DeliveryEngine::take_locked(size_t relay, std::int64_t now_ms,
                                                                    std::int64_t& wake_ms,
-                                                                   std::vector<Release>& releases) {
+                                                                   std::vector<Release>& releases, bool riding) {
   if (queued_ == 0) return std::nullopt;
   if (!store_error_.empty()) return std::nullopt;  // paused until the store takes writes again
   util::UnixTime wall = clock_.now();
@@ -395,7 +395,7 @@ std::optional<DeliveryEngine::Pending> DeliveryEngine::take_locked(size_t relay,
       continue;
     }
     Relay& r = *relays_[relay];
-    if (auto later = r.gate.admit(now_ms)) {
+    if (auto later = riding ? r.gate.admit_riding(now_ms) : r.gate.admit(now_ms)) {
       d.gate.cancel();
       wake_ms = std::min(wake_ms, *later);
       return std::nullopt;  // this relay is the limit, whatever the destination
@@ -404,6 +404,7 @@ std::optional<DeliveryEngine::Pending> DeliveryEngine::take_locked(size_t relay,
     d.queue.pop_front();
     --queued_;
     out.relay = relay;
+    out.riding = riding;
     if (r.budget.limited()) {
       r.budget.take(wall);
       out.budget_taken_at = wall;
@@ -575,11 +576,21 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
     if (auto s = reader->reconnect_if_lost(); !s)
       spdlog::warn("delivery worker {}/{}: {}", relay_name, index, s.error());
     std::optional<Pending> item;
+    std::optional<Prepared> taken_prepared;
     std::vector<Release> releases;
     bool stop = false;
     bool wake_dispatcher = false;
     bool settle_first = false;
-    {
+    if (worker.next) {
+      // Taken and rendered while the last one was in flight; busy_workers_ still counts us.
+      std::lock_guard lock(mutex_);
+      item = std::move(worker.next);
+      worker.next.reset();
+      taken_prepared = std::move(worker.next_prepared);
+      worker.next_prepared = {};
+      item->riding = false;
+      relays_[relay]->gate.occupy();
+    } else {
       std::unique_lock lock(mutex_);
       while (true) {
         if (stopping_) {
@@ -623,7 +634,7 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
     }
     // Rendered while the previous outcome commits; handed over only once it has (deliver's
     // go-ahead).
-    Prepared prepared = prepare(*item, *reader);
+    Prepared prepared = taken_prepared ? std::move(*taken_prepared) : prepare(*item, *reader);
     std::optional<WriteJob> write;
     bool wake_workers = false;
     bool paused = false;
@@ -637,6 +648,10 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
       if (done.verdict == Verdict::withheld) {
         // Sending is paused (the store refused an outcome) or we stop: this one waits in line, unsent.
         put_back_locked(*item);
+        if (worker.next) {
+          put_back_locked(*worker.next);
+          worker.next.reset();
+        }
         --busy_workers_;
         continue;
       }
@@ -645,7 +660,7 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
     if (write) record(item->send, std::move(*write), &worker);
     {
       std::lock_guard lock(mutex_);
-      --busy_workers_;
+      if (!worker.next) --busy_workers_;
       // A worker only waits when nothing it may take is ready: a finished send may have freed
       // a gate's slot, or put a send back in line for another relay. Busy workers loop by
       // themselves, so in full flow nobody is woken (no thundering herd per message).
@@ -767,10 +782,37 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
   }
   // The envelope goes out while the previous outcome commits; the message itself only once it
   // is recorded (unrecorded_per_session = 1), so a crash sends at most one message twice.
-  auto go_ahead = [&] {
+  // Meanwhile the worker takes and renders its next message, whose envelope the session opens
+  // behind this one's content: one round trip per message instead of two.
+  auto go_ahead = [&]() -> transport::Handover {
+    std::optional<Pending> next;
+    std::vector<Release> releases;
+    if (session->opens_next() && !worker.next) {
+      std::lock_guard lock(mutex_);
+      std::int64_t wake_ms = 0;
+      if (store_error_.empty() && !stopping_) next = take_locked(pending.relay, steady_ms(), wake_ms, releases, true);
+    }
+    if (!releases.empty()) write_releases(releases);
+    Prepared next_prepared;
+    if (next) next_prepared = prepare(*next, *worker.reader);
     bool recorded = finish_recording(worker, unrecorded_allowed());
     std::lock_guard lock(mutex_);
-    return recorded && store_error_.empty() && !stopping_;
+    if (!recorded || !store_error_.empty() || stopping_) {
+      if (next) put_back_locked(*next);
+      return transport::Handover(false);
+    }
+    transport::Handover handover(true);
+    if (!next) return handover;
+    // A campaign throttle may hold the next message back for a while: a server waiting for
+    // its content that long might give up on the connection.
+    const auto& composed = next_prepared.message;
+    if (composed && *composed && next_prepared.campaign && !next_prepared.campaign->campaign.throttle) {
+      handover.next = transport::Envelope{(*composed)->mail_from, (*composed)->rcpt_to};
+      handover.next_size = (*composed)->bytes.size();
+    }
+    worker.next = std::move(next);
+    worker.next_prepared = std::move(next_prepared);
+    return handover;
   };
   transport::SendResult result;
   if (session) {
@@ -855,7 +897,8 @@ std::optional<DeliveryEngine::WriteJob> DeliveryEngine::settle(Pending& item, co
     case Verdict::returned:
     case Verdict::withheld:
       dest.gate.cancel();
-      relay.gate.cancel();
+      if (item.riding) relay.gate.cancel_riding();
+      else relay.gate.cancel();
       if (relay.probing) relay.probing = false;  // the probe never reached the relay
       return std::nullopt;
     case Verdict::deferred_domain: {

@@ -141,6 +141,9 @@ class DeliveryEngine {
     std::shared_ptr<const std::vector<size_t>> route;  // relays that may carry it, in order
     size_t relay = 0;                 // the one it was handed to
     util::UnixTime budget_taken_at = 0;  // when its relay budget was reserved (0 = not)
+    // Taken as a worker's next message while its current one is in flight: it rides on that
+    // session's relay slot until it becomes the current one.
+    bool riding = false;
   };
   struct Destination {
     FlowGate gate;
@@ -162,7 +165,7 @@ class DeliveryEngine {
   void dispatch_loop();
   void worker_loop(size_t relay, int index);
   std::optional<Pending> take_locked(size_t relay, std::int64_t now_ms, std::int64_t& wake_ms,
-                                     std::vector<Release>& releases);
+                                     std::vector<Release>& releases, bool riding = false);
   Routing route_locked(const Pending& p, std::int64_t now_ms, util::UnixTime now_wall);
   Destination& destination_locked(const std::string& name, std::int64_t now_ms);
   std::shared_ptr<const std::vector<size_t>> route_for(const campaigns::Campaign& campaign);
@@ -183,17 +186,21 @@ class DeliveryEngine {
     WriteJob job;  // kept to be retried if the store refuses it
     store::ClaimedSend send;
   };
-  // A worker's own state: its read connection and its outcome writes in flight, oldest first.
-  struct WorkerState {
-    const store::Database* reader = nullptr;
-    std::deque<Recording> recordings;
-  };
   // The next message of a worker, rendered while the previous outcome commits.
   struct Prepared {
     std::shared_ptr<const campaigns::PreparedCampaign> campaign;  // null: its file is gone or invalid
     std::shared_ptr<const store::Contact> contact;                // null: the contact is gone
     std::optional<Result<ComposedMessage>> message;               // none: not rendered
     std::string read_error;                                       // non-empty: the contact was unreadable
+  };
+  // A worker's own state: its read connection, its outcome writes in flight (oldest first), and
+  // the message it took while the current one was in flight, whose envelope its SMTP session
+  // opened behind the current one's content.
+  struct WorkerState {
+    const store::Database* reader = nullptr;
+    std::deque<Recording> recordings;
+    std::optional<Pending> next;
+    Prepared next_prepared;
   };
   Prepared prepare(const Pending& item, const store::Database& reader);
   Delivered deliver(const Pending& item, Prepared& prepared, transport::Session* session, WorkerState& worker,

@@ -34,11 +34,15 @@ void FlowGate::recover(std::int64_t now_ms) {
   if (factor_ >= 1.0) pause_ms_ = 0;  // fully recovered: the next throttle starts the backoff afresh
 }
 
-std::optional<std::int64_t> FlowGate::admit(std::int64_t now_ms) {
+std::optional<std::int64_t> FlowGate::admit(std::int64_t now_ms) { return admit(now_ms, true); }
+
+std::optional<std::int64_t> FlowGate::admit_riding(std::int64_t now_ms) { return admit(now_ms, false); }
+
+std::optional<std::int64_t> FlowGate::admit(std::int64_t now_ms, bool take_slot) {
   recover(now_ms);
   if (now_ms < paused_until_) return paused_until_;
   int cap = effective_concurrency();
-  if (cap > 0 && in_flight_ >= cap) return now_ms + kSlotPollMs;
+  if (take_slot && cap > 0 && in_flight_ >= cap) return now_ms + kSlotPollMs;
   double rate = effective_rate();
   if (rate > 0) {
     double burst = std::max(1.0, rate);
@@ -52,12 +56,16 @@ std::optional<std::int64_t> FlowGate::admit(std::int64_t now_ms) {
   } else {
     refilled_at_ = now_ms;
   }
-  ++in_flight_;
+  if (take_slot) ++in_flight_;
   return std::nullopt;
 }
 
 void FlowGate::cancel() {
   if (in_flight_ > 0) --in_flight_;
+  cancel_riding();
+}
+
+void FlowGate::cancel_riding() {
   if (effective_rate() > 0) tokens_ += 1.0;
 }
 

@@ -45,6 +45,13 @@ class FlowGate {
   // Takes a slot (and a token) when a message may start now; otherwise says when to ask again
   // (never earlier than now + 1 ms). A paused gate admits nothing until the pause ends.
   std::optional<std::int64_t> admit(std::int64_t now_ms);
+  // For a message that rides on a session this gate already counts (the next one a session opens
+  // while its current one is in flight): the pause and the rate apply, the concurrency cap does
+  // not, and it holds no slot until it becomes the session's current message (occupy()).
+  std::optional<std::int64_t> admit_riding(std::int64_t now_ms);
+  void occupy() { ++in_flight_; }
+  // A riding message that will not go: its token comes back.
+  void cancel_riding();
   // Gives the slot back; `outcome` counts it.
   enum class Outcome { sent, failed, deferred, throttled };
   void finish(Outcome outcome, std::int64_t now_ms, const std::string& reason = {});
@@ -63,6 +70,7 @@ class FlowGate {
 
  private:
   void recover(std::int64_t now_ms);
+  std::optional<std::int64_t> admit(std::int64_t now_ms, bool take_slot);
   double effective_rate() const;
   int effective_concurrency() const;
 

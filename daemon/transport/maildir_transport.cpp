@@ -125,7 +125,7 @@ class MaildirSession final : public Session {
       }
     }
     // Nothing in tmp/ is delivered: the rename is the hand-over.
-    if (go_ahead && !go_ahead()) {
+    if (go_ahead && !go_ahead().go) {
       ::unlink(tmp_path.c_str());
       return {Outcome::withheld, 0, {}, "withheld by the sender before the message went out"};
     }

@@ -155,24 +155,48 @@ class SmtpSession final : public Session {
 
   SendResult send(const Envelope& envelope, std::string_view message, const GoAhead& go_ahead) override {
     if (auto ok = check_envelope(envelope); !ok) return {Outcome::failed, 0, {}, ok.error()};
+    // The server waits for the content of the envelope opened last time: only that one goes on.
+    if (opened_ && *opened_ != envelope) drop_connection();
     bool reused = connection_ != nullptr;
-    if (reused && (SteadyClock::now() - last_used_ > max_idle || connection_->stale())) {
-      connection_.reset();
+    // An opened envelope's answers are expected on the socket; stale() would take them for trouble.
+    if (reused && (SteadyClock::now() - last_used_ > max_idle || (!opened_ && connection_->stale()))) {
+      drop_connection();
       reused = false;
     }
     auto result = transaction(envelope, message, go_ahead);
     // The server closed a kept connection just as we used it: it answered nothing and the
     // message never went out, so this is no attempt; one fresh connection tries again.
     if (reused && result.outcome == Outcome::retry && result.stage == ReplyStage::none && !body_sent_) {
-      connection_.reset();
+      drop_connection();
       result = transaction(envelope, message, go_ahead);
     }
     if (result.outcome == Outcome::sent) last_used_ = SteadyClock::now();
-    else connection_.reset();  // never reuse a connection in an unknown state
+    else drop_connection();  // never reuse a connection in an unknown state
     return result;
   }
 
+  bool opens_next() const override { return connection_ && extensions_.pipelining; }
+
  private:
+  void drop_connection() {
+    connection_.reset();
+    opened_.reset();
+  }
+
+  bool needs_smtputf8(const Envelope& envelope) const {
+    return !is_ascii(envelope.mail_from) || !is_ascii(envelope.rcpt_to);
+  }
+
+  std::string mail_command(const Envelope& envelope, size_t size) const {
+    std::string mail = "MAIL FROM:<" + envelope.mail_from + ">";
+    if (extensions_.size) mail += " SIZE=" + std::to_string(size);
+    if (needs_smtputf8(envelope)) mail += " SMTPUTF8";
+    return mail + "\r\n";
+  }
+
+  static std::string rcpt_command(const Envelope& envelope) { return "RCPT TO:<" + envelope.rcpt_to + ">\r\n"; }
+  static constexpr std::string_view data = "DATA\r\n";
+
   SendResult transaction(const Envelope& envelope, std::string_view message, const GoAhead& go_ahead) {
     body_sent_ = false;
     reply_seen_ = false;
@@ -180,19 +204,19 @@ class SmtpSession final : public Session {
     if (!connection_) {
       if (auto refused = open_connection()) return std::move(*refused);
     }
-    const bool utf8 = !is_ascii(envelope.mail_from) || !is_ascii(envelope.rcpt_to);
-    if (utf8 && !extensions_.smtputf8)
+    if (needs_smtputf8(envelope) && !extensions_.smtputf8)
       return {Outcome::failed, 0, {}, "the address is not ASCII and the server does not offer SMTPUTF8"};
+    // Opened behind the previous message's end of data: its answers are on their way.
+    const bool opened = opened_.has_value();
+    opened_.reset();
     dot_stuff(message, body_);
-    std::string mail = "MAIL FROM:<" + envelope.mail_from + ">";
-    if (extensions_.size) mail += " SIZE=" + std::to_string(body_.size());
-    if (utf8) mail += " SMTPUTF8";
-    mail += "\r\n";
-    std::string rcpt = "RCPT TO:<" + envelope.rcpt_to + ">\r\n";
-    static constexpr std::string_view data = "DATA\r\n";
+    std::string mail = mail_command(envelope, body_.size());
+    std::string rcpt = rcpt_command(envelope);
 
     if (extensions_.pipelining) {
-      if (auto s = connection_->write(mail + rcpt + std::string(data)); !s) return local_error(s.error());
+      if (!opened) {
+        if (auto s = connection_->write(mail + rcpt + std::string(data)); !s) return local_error(s.error());
+      }
       // Every reply is read even after a refusal, so the one that decides is the first refusal.
       std::optional<SendResult> refusal;
       for (auto stage : {ReplyStage::mail, ReplyStage::rcpt, ReplyStage::data}) {
@@ -221,13 +245,21 @@ class SmtpSession final : public Session {
     // The server waits for the content. Withheld, the connection is closed before any of it
     // went out (send() never reuses a connection after anything but a sent message), and the
     // server forgets the transaction.
-    if (go_ahead && !go_ahead())
+    Handover handover = go_ahead ? go_ahead() : Handover(true);
+    if (!handover.go)
       return {Outcome::withheld, 0, {}, "withheld by the sender before the message went out", ReplyStage::none};
+    std::optional<Envelope> next;
+    if (handover.next && extensions_.pipelining && check_envelope(*handover.next) &&
+        (extensions_.smtputf8 || !needs_smtputf8(*handover.next))) {
+      next = std::move(handover.next);
+      body_ += mail_command(*next, handover.next_size) + rcpt_command(*next) + std::string(data);
+    }
     body_sent_ = true;
     if (auto s = connection_->write(body_); !s) return local_error(s.error(), ReplyStage::data);
     auto reply = read_reply();
     if (!reply) return local_error(reply.error(), ReplyStage::data);
     if (reply->code / 100 != 2) return refused(*reply, ReplyStage::end_of_data);
+    opened_ = std::move(next);
     return from_reply(Outcome::sent, *reply, ReplyStage::end_of_data);
   }
 
@@ -358,6 +390,7 @@ class SmtpSession final : public Session {
   ReplyAssembler assembler_;
   std::string input_;  // the last bytes read
   std::string body_;   // the dot-stuffed message, reused from message to message
+  std::optional<Envelope> opened_;  // MAIL, RCPT and DATA written behind the last message, answers unread
   bool body_sent_ = false;        // the message went out: from here on the server may have it
   bool reply_seen_ = false;  // the server has answered something in this transaction
   SteadyClock::time_point deadline_{};

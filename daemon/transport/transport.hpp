@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,7 @@ namespace campaignd::transport {
 struct Envelope {
   std::string mail_from;  // bare address, no angle brackets; empty means the null path <>
   std::string rcpt_to;    // bare address, no angle brackets
+  bool operator==(const Envelope&) const = default;
 };
 
 // sent: the server (or the disk) took responsibility for the message; never reported without
@@ -39,13 +41,24 @@ struct SendResult {
   ReplyStage stage = ReplyStage::none;
 };
 
+// What a go-ahead answers: whether the message goes, and optionally the envelope of the caller's
+// next message. A session that can (SMTP with PIPELINING: opens_next()) writes that envelope's
+// MAIL, RCPT and DATA right behind this message's end of data, in the same round trip (RFC 2920
+// 3.1), and the next send() with that envelope starts with the server's answers on their way.
+struct Handover {
+  bool go = true;
+  std::optional<Envelope> next;
+  size_t next_size = 0;  // the next message's size in bytes, for SIZE=
+  Handover(bool go_ahead = true) : go(go_ahead) {}  // NOLINT(google-explicit-constructor): a yes or no is one
+};
+
 // Asked once, when the message is about to be handed over and nothing of it is delivered yet
 // (SMTP: the server answered DATA with 354 and waits for the content; maildir: the file is
 // written in tmp/ but not moved into new/). It is the caller's last word, and where the sender
 // waits for its previous message's outcome to be recorded, so that wait overlaps the envelope's
-// round trip. false abandons the message (SMTP has no way out of DATA but closing the
+// round trip. No abandons the message (SMTP has no way out of DATA but closing the
 // connection), and send() reports Outcome::withheld.
-using GoAhead = std::function<bool()>;
+using GoAhead = std::function<Handover()>;
 
 // A delivery channel owned by ONE thread at a time. It keeps its connection open between
 // sends (the next message starts at MAIL FROM) and reconnects by itself after an error.
@@ -54,11 +67,15 @@ class Session {
   virtual ~Session() = default;
   // rfc5322_message is the complete message with CRLF line ends, sent byte for byte
   // (dot-stuffing is the transport's business). An empty go_ahead always goes ahead; it is not
-  // asked when the message is refused before the hand-over (a 5xx to RCPT, say).
+  // asked when the message is refused before the hand-over (a 5xx to RCPT, say). After a next
+  // envelope was opened, a send() of any other envelope first closes that connection: the server
+  // waits for content that will not come.
   virtual SendResult send(const Envelope& envelope, std::string_view rfc5322_message, const GoAhead& go_ahead) = 0;
   SendResult send(const Envelope& envelope, std::string_view rfc5322_message) {
     return send(envelope, rfc5322_message, GoAhead());
   }
+  // Whether a go-ahead's next envelope would be opened now (it is ignored otherwise).
+  virtual bool opens_next() const { return false; }
 };
 
 // Thread-safe factory of Sessions; one Session per worker thread.

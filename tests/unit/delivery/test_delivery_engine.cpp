@@ -172,7 +172,9 @@ struct DeliveryFixture {
 // (a wrapper, not a fake: the messages still go through the maildir transport).
 class WatchingTransport final : public transport::Transport {
  public:
-  using Watch = std::function<void(const std::string& rcpt_to)>;
+  // The recipient handed over, and the recipient of the next message the engine had the
+  // session open behind it (empty: none).
+  using Watch = std::function<void(const std::string& rcpt_to, const std::string& next_rcpt_to)>;
   WatchingTransport(transport::Transport& inner, Watch watch) : inner_(inner), watch_(std::move(watch)) {}
   Result<std::unique_ptr<transport::Session>> open_session() override {
     auto session = inner_.open_session();
@@ -188,11 +190,12 @@ class WatchingTransport final : public transport::Transport {
     transport::SendResult send(const transport::Envelope& envelope, std::string_view message,
                                const transport::GoAhead& go_ahead) override {
       return inner_->send(envelope, message, [&] {
-        bool go = !go_ahead || go_ahead();
-        if (go) watch_(envelope.rcpt_to);
-        return go;
+        auto handover = go_ahead ? go_ahead() : transport::Handover(true);
+        if (handover.go) watch_(envelope.rcpt_to, handover.next ? handover.next->rcpt_to : "");
+        return handover;
       });
     }
+    bool opens_next() const override { return inner_->opens_next(); }
 
    private:
     std::unique_ptr<transport::Session> inner_;
@@ -336,11 +339,22 @@ TEST_CASE("delivery: a message is handed over only once the previous one's outco
         "SELECT count(*) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
         "SELECT i FROM n); END");
   });
-  auto maildir = f.maildir_transport();
+  // Over SMTP the next message's envelope also goes behind the previous one's content.
+  std::unique_ptr<transport::testing::SmtpTestServer> server;
+  std::unique_ptr<transport::Transport> inner;
+  SUBCASE("maildir") { inner = f.maildir_transport(); }
+  SUBCASE("smtp with pipelining") {
+    server = std::make_unique<transport::testing::SmtpTestServer>(std::vector<std::string>{},
+                                                                  std::vector<std::string>{"--pipelining"});
+    auto t = transport::make_transport({.url = "smtp://127.0.0.1:" + std::to_string(server->port()), .timeout_seconds = 5});
+    REQUIRE(t);
+    inner = std::move(*t);
+  }
   store::Database watcher = DeliveryFixture::open_reader(*f.store);
   std::string previous;
-  std::vector<std::string> handed_over, unrecorded;
-  WatchingTransport transport(*maildir, [&](const std::string& rcpt) {
+  std::vector<std::string> handed_over, unrecorded, opened_next;
+  WatchingTransport transport(*inner, [&](const std::string& rcpt, const std::string& next) {
+    if (!next.empty()) opened_next.push_back(next);
     if (!previous.empty()) {
       auto state = testing::query_text(watcher, "SELECT s.state FROM sends s JOIN contacts c ON c.id = s.contact_id "
                                                 "WHERE c.email = '" + previous + "'");
@@ -355,7 +369,15 @@ TEST_CASE("delivery: a message is handed over only once the previous one's outco
   engine.drain();
   CHECK(handed_over.size() == 4);
   CHECK_MESSAGE(unrecorded.empty(), (unrecorded.empty() ? "" : unrecorded.front()));
-  CHECK(f.delivered().size() == 4);
+  if (server) {
+    for (const char* rcpt : {"ann@example.com", "ben@example.com", "cat@example.com", "dan@example.com"})
+      CHECK(server->accepted(rcpt) == 1);
+    CHECK(server->connections() == 1);  // every next envelope was the next message sent
+    CHECK(opened_next.size() >= 2);      // the first message has none: the server was not known yet
+  } else {
+    CHECK(f.delivered().size() == 4);
+    CHECK(opened_next.empty());  // a maildir has no round trips to save
+  }
 }
 
 TEST_CASE("delivery: while a sent message's outcome cannot be written, the next one is withheld at DATA; none goes twice") {

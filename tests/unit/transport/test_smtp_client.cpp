@@ -148,6 +148,63 @@ TEST_CASE("smtp: the go-ahead is asked after the envelope is taken; withheld, no
   }
 }
 
+TEST_CASE("smtp: the next envelope opened behind a message's content saves its round trip; another one reconnects") {
+  SmtpTestServer server({"bad@*=550/rcpt"}, {"--pipelining"});
+  auto session = session_for(settings_for(server));
+  CHECK_FALSE(session->opens_next());  // nothing known of the server before it is connected
+  auto with_next = [](const std::string& rcpt) {
+    return [rcpt] {
+      Handover h(true);
+      h.next = Envelope{"bounce@acme.example", rcpt};
+      h.next_size = small.size();
+      return h;
+    };
+  };
+  auto first = session->send({"bounce@acme.example", "a@example.com"}, small, with_next("b@example.com"));
+  REQUIRE_MESSAGE(first.outcome == Outcome::sent, first.reply);
+  CHECK(session->opens_next());
+  // b's MAIL, RCPT and DATA went behind a's content: its send finds the server ready.
+  auto second = session->send({"bounce@acme.example", "b@example.com"}, small, with_next("c@example.com"));
+  REQUIRE_MESSAGE(second.outcome == Outcome::sent, second.reply);
+  CHECK(server.connections() == 1);
+  // c was opened but d comes instead: the server waits for c's content, so that connection goes.
+  auto other = session->send({"bounce@acme.example", "d@example.com"}, small);
+  REQUIRE_MESSAGE(other.outcome == Outcome::sent, other.reply);
+  CHECK(server.connections() == 2);
+  CHECK(server.accepted("a@example.com") == 1);
+  CHECK(server.accepted("b@example.com") == 1);
+  CHECK(server.accepted("c@example.com") == 0);
+  CHECK(server.accepted("d@example.com") == 1);
+
+  // A next envelope the server refuses at RCPT: the refusal is that message's own outcome.
+  auto before_bad = session->send({"bounce@acme.example", "e@example.com"}, small, with_next("bad@example.com"));
+  REQUIRE_MESSAGE(before_bad.outcome == Outcome::sent, before_bad.reply);
+  auto bad = session->send({"bounce@acme.example", "bad@example.com"}, small);
+  CHECK(bad.outcome == Outcome::failed);
+  CHECK(bad.code == 550);
+  CHECK(bad.stage == ReplyStage::rcpt);
+  auto after = session->send({"bounce@acme.example", "f@example.com"}, small);
+  REQUIRE_MESSAGE(after.outcome == Outcome::sent, after.reply);
+  CHECK(server.accepted("e@example.com") == 1);
+  CHECK(server.accepted("f@example.com") == 1);
+  CHECK(server.accepted("bad@example.com") == 0);
+}
+
+TEST_CASE("smtp: without PIPELINING no next envelope is opened") {
+  SmtpTestServer server;
+  auto session = session_for(settings_for(server));
+  auto first = session->send({"bounce@acme.example", "a@example.com"}, small, [] {
+    Handover h(true);
+    h.next = Envelope{"bounce@acme.example", "b@example.com"};
+    return h;
+  });
+  REQUIRE_MESSAGE(first.outcome == Outcome::sent, first.reply);
+  CHECK_FALSE(session->opens_next());
+  auto other = session->send({"bounce@acme.example", "c@example.com"}, small);
+  REQUIRE_MESSAGE(other.outcome == Outcome::sent, other.reply);
+  CHECK(server.connections() == 1);  // nothing was opened, so the connection stays
+}
+
 TEST_CASE("smtp: STARTTLS is used when offered, unverified, for a server without credentials") {
   Certificate certificate;
   SmtpTestServer server({}, {"--tls", certificate.option(), "--pipelining"});
