@@ -43,6 +43,8 @@ std::optional<std::int64_t> FlowGate::admit(std::int64_t now_ms, bool take_slot)
   if (now_ms < paused_until_) return paused_until_;
   int cap = effective_concurrency();
   if (take_slot && cap > 0 && in_flight_ >= cap) return now_ms + kSlotPollMs;
+  // Riding is for a gate at full flow: one that was pushed back gets no message beyond its slots.
+  if (!take_slot && factor_ < 1.0) return now_ms + kSlotPollMs;
   double rate = effective_rate();
   if (rate > 0) {
     double burst = std::max(1.0, rate);

@@ -47,7 +47,8 @@ class FlowGate {
   std::optional<std::int64_t> admit(std::int64_t now_ms);
   // For a message that rides on a session this gate already counts (the next one a session opens
   // while its current one is in flight): the pause and the rate apply, the concurrency cap does
-  // not, and it holds no slot until it becomes the session's current message (occupy()).
+  // not, and it holds no slot until it becomes the session's current message (occupy()). Only a
+  // gate at full flow takes riders: after a throttle, none until it has recovered.
   std::optional<std::int64_t> admit_riding(std::int64_t now_ms);
   void occupy() { ++in_flight_; }
   // A riding message that will not go: its token comes back.

@@ -28,6 +28,39 @@ TEST_CASE("flow gate: concurrency cap and slot release") {
   CHECK(gate.snapshot(1).in_flight == 1);
 }
 
+TEST_CASE("flow gate: a message riding on a counted session passes the cap, pays the rate, holds no slot") {
+  FlowGate gate({1, 0}, throttle(), 0);
+  CHECK_FALSE(gate.admit(0));
+  CHECK(gate.admit(0));            // the cap: one session
+  CHECK_FALSE(gate.admit_riding(0));  // the next message of that session
+  CHECK(gate.snapshot(0).in_flight == 1);
+  gate.finish(FlowGate::Outcome::sent, 1);
+  gate.occupy();  // the rider is now that session's current message
+  CHECK(gate.snapshot(1).in_flight == 1);
+  CHECK(gate.admit(1));  // still one session's worth
+  gate.finish(FlowGate::Outcome::sent, 2);
+  CHECK(gate.snapshot(2).in_flight == 0);
+
+  FlowGate paced({0, 10}, throttle(), 0);
+  CHECK_FALSE(paced.admit(0));
+  CHECK(paced.admit_riding(0));  // no token left: a rider waits for the rate like anyone
+  CHECK_FALSE(paced.admit_riding(100));
+  paced.cancel_riding();  // it will not go: the token comes back
+  CHECK_FALSE(paced.admit(100));
+  CHECK(paced.snapshot(100).in_flight == 2);  // the two admitted; the rider held none
+
+  // Pushed back: no riders until the flow has recovered, though slots are free after the pause.
+  FlowGate pushed({4, 0}, throttle(), 0);
+  CHECK_FALSE(pushed.admit(0));
+  pushed.finish(FlowGate::Outcome::throttled, 0, "421 slow down");
+  CHECK(pushed.admit_riding(10));
+  CHECK(pushed.admit_riding(2000));  // after the pause, still at half flow
+  CHECK_FALSE(pushed.admit(2000));
+  pushed.finish(FlowGate::Outcome::sent, 2001);
+  CHECK_FALSE(pushed.admit_riding(20'000));  // recovered after long enough without push-back
+  CHECK(pushed.snapshot(20'000).factor == 1.0);
+}
+
 TEST_CASE("flow gate: a rate paces admissions with a one-second burst") {
   FlowGate gate({0, 10}, throttle(), 0);
   // Starts with one token; then one every 100 ms.
