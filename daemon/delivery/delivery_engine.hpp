@@ -12,7 +12,10 @@
 // being committed, a worker renders its next one, re-checks status, suppression and topic (at
 // send time: an unsubscribe during the campaign holds) and opens the SMTP transaction (MAIL,
 // RCPT, DATA); the message itself goes out only once that commit is done (the transport's
-// go-ahead), and its outcome goes to the store's writer without waiting. A send is marked
+// go-ahead), and its outcome goes to the store's writer without waiting. Over SMTP with
+// PIPELINING the worker takes and renders its next message while it waits for that go-ahead,
+// and the session writes the next envelope behind the current content: one round trip each,
+// the next message riding on the session's relay slot (FlowGate::admit_riding). A send is marked
 // `sent` only after the transport reported success (a 250, or the maildir rename) and that mark
 // is committed; a worker never hands a message over while its previous one is sent but not yet
 // recorded, so a crash re-sends at most one message per worker on restart. Deferrals for
