@@ -640,18 +640,15 @@ void DeliveryEngine::worker_loop(size_t relay, int index) {
     bool paused = false;
     {
       std::lock_guard lock(mutex_);
-      paused = !store_error_.empty() || stopping_;
+      paused = sending_paused_locked();
     }
     auto done = paused ? Delivered{Verdict::withheld, {}} : deliver(*item, prepared, session.get(), worker, index);
     {
       std::lock_guard lock(mutex_);
       if (done.verdict == Verdict::withheld) {
         // Sending is paused (the store refused an outcome) or we stop: this one waits in line, unsent.
+        // (A next message is only ever kept with a go-ahead, so none is held here.)
         put_back_locked(*item);
-        if (worker.next) {
-          put_back_locked(*worker.next);
-          worker.next.reset();
-        }
         --busy_workers_;
         continue;
       }
@@ -780,43 +777,10 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
     release({item}, 0);
     return {Verdict::returned, {}};
   }
-  // The envelope goes out while the previous outcome commits; the message itself only once it
-  // is recorded (unrecorded_per_session = 1), so a crash sends at most one message twice.
-  // Meanwhile the worker takes and renders its next message, whose envelope the session opens
-  // behind this one's content: one round trip per message instead of two.
-  auto go_ahead = [&]() -> transport::Handover {
-    std::optional<Pending> next;
-    std::vector<Release> releases;
-    if (session->opens_next() && !worker.next) {
-      std::lock_guard lock(mutex_);
-      std::int64_t wake_ms = 0;
-      if (store_error_.empty() && !stopping_) next = take_locked(pending.relay, steady_ms(), wake_ms, releases, true);
-    }
-    if (!releases.empty()) write_releases(releases);
-    Prepared next_prepared;
-    if (next) next_prepared = prepare(*next, *worker.reader);
-    bool recorded = finish_recording(worker, unrecorded_allowed());
-    std::lock_guard lock(mutex_);
-    if (!recorded || !store_error_.empty() || stopping_) {
-      if (next) put_back_locked(*next);
-      return transport::Handover(false);
-    }
-    transport::Handover handover(true);
-    if (!next) return handover;
-    // A campaign throttle may hold the next message back for a while: a server waiting for
-    // its content that long might give up on the connection.
-    const auto& composed = next_prepared.message;
-    if (composed && *composed && next_prepared.campaign && !next_prepared.campaign->campaign.throttle) {
-      handover.next = transport::Envelope{(*composed)->mail_from, (*composed)->rcpt_to};
-      handover.next_size = (*composed)->bytes.size();
-    }
-    worker.next = std::move(next);
-    worker.next_prepared = std::move(next_prepared);
-    return handover;
-  };
   transport::SendResult result;
   if (session) {
-    result = session->send({message->mail_from, message->rcpt_to}, message->bytes, go_ahead);
+    result = session->send({message->mail_from, message->rcpt_to}, message->bytes,
+                           [&] { return hand_over(pending, *session, worker); });
   } else {
     result = {transport::Outcome::retry, 0, "", "no transport session", transport::ReplyStage::none};
   }
@@ -856,6 +820,41 @@ DeliveryEngine::Delivered DeliveryEngine::deliver(const Pending& pending, Prepar
   ++failed_;
   record_failure(item, result, worker);
   return {Verdict::failed, reply};
+}
+
+// The envelope goes out while the previous outcome commits; the message itself only once it is
+// recorded (unrecorded_per_session = 1), so a crash sends at most one message twice. Meanwhile
+// the worker takes and renders its next message: one round trip per message instead of two.
+transport::Handover DeliveryEngine::hand_over(const Pending& item, const transport::Session& session,
+                                              WorkerState& worker) {
+  std::optional<Pending> next;
+  std::vector<Release> releases;
+  if (session.opens_next() && !worker.next) {
+    std::lock_guard lock(mutex_);
+    std::int64_t wake_ms = 0;
+    if (!sending_paused_locked()) next = take_locked(item.relay, steady_ms(), wake_ms, releases, true);
+  }
+  if (!releases.empty()) write_releases(releases);
+  Prepared next_prepared;
+  if (next) next_prepared = prepare(*next, *worker.reader);
+  bool recorded = finish_recording(worker, unrecorded_allowed());
+  std::lock_guard lock(mutex_);
+  if (!recorded || sending_paused_locked()) {
+    if (next) put_back_locked(*next);
+    return transport::Handover(false);
+  }
+  transport::Handover handover(true);
+  if (!next) return handover;
+  // A campaign throttle may hold the next message back for a while: a server waiting for its
+  // content that long might give up on the connection.
+  const auto& composed = next_prepared.message;
+  if (composed && *composed && next_prepared.campaign && !next_prepared.campaign->campaign.throttle) {
+    handover.next = transport::Envelope{(*composed)->mail_from, (*composed)->rcpt_to};
+    handover.next_size = (*composed)->bytes.size();
+  }
+  worker.next = std::move(next);
+  worker.next_prepared = std::move(next_prepared);
+  return handover;
 }
 
 std::optional<DeliveryEngine::WriteJob> DeliveryEngine::settle(Pending& item, const Delivered& done) {

@@ -208,6 +208,12 @@ class DeliveryEngine {
   Prepared prepare(const Pending& item, const store::Database& reader);
   Delivered deliver(const Pending& item, Prepared& prepared, transport::Session* session, WorkerState& worker,
                     int index);
+  // The transport's go-ahead for `item`: waits for the worker's previous outcome to commit, and
+  // meanwhile takes and renders the worker's next message, whose envelope a session that can
+  // opens behind this one's content. No when sending is paused or stopping.
+  transport::Handover hand_over(const Pending& item, const transport::Session& session, WorkerState& worker);
+  // The store refused an outcome, or we stop: nothing is handed to a transport.
+  bool sending_paused_locked() const { return !store_error_.empty() || stopping_; }
   // Gates, relay health and in-memory requeues after a send; a state to write, if any, is
   // returned to be recorded outside the lock.
   std::optional<std::function<Status(const store::Database&)>> settle(Pending& item, const Delivered& done);
